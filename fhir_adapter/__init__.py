@@ -1,0 +1,42 @@
+"""fhir-adapter: clinical cases as data -> validated FHIR R4 bundles -> FHIR servers.
+
+Public API (imported lazily so that ``import fhir_adapter`` and ``fhir-adapter --help`` stay fast):
+
+- :func:`load_case` reads and checks a case file into a :class:`~fhir_adapter.case.Case`.
+- :func:`convert` maps a case to a FHIR R4 bundle (a plain ``dict``).
+- :func:`validate` checks a resource, bundle, file path or JSON text offline; returns a Report.
+- :func:`post` sends a bundle or case to a FHIR server; returns a PostResult.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "load_case": "fhir_adapter.case",
+    "Case": "fhir_adapter.case",
+    "convert": "fhir_adapter.convert",
+    "validate": "fhir_adapter.validation",
+    "Validator": "fhir_adapter.validation",
+    "post": "fhir_adapter.client",
+}
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from fhir_adapter.case import Case, load_case
+    from fhir_adapter.client import post
+    from fhir_adapter.convert import convert
+    from fhir_adapter.validation import Validator, validate
+
+__all__ = ["Case", "Validator", "__version__", "convert", "load_case", "post", "validate"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'fhir_adapter' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value

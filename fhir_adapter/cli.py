@@ -1,0 +1,63 @@
+"""Command-line interface: a thin layer over the public Python API.
+
+Exit codes: 0 success, 1 invalid FHIR / failed delivery, 2 bad input or usage.
+Each sub-command lives in a module whose top level imports only the standard library;
+the heavy work is imported when the command runs, so ``--help`` answers at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from importlib import import_module
+
+from fhir_adapter import __version__
+from fhir_adapter.errors import EXIT_BAD_INPUT, FhirAdapterError
+
+#: sub-command name -> module exposing ``add_arguments(parser)`` and ``run(args) -> int``.
+COMMANDS = {
+    "convert": "fhir_adapter.convert_cli",
+    "validate": "fhir_adapter.validation.cli",
+    "post": "fhir_adapter.client.cli",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for ``fhir-adapter`` and all its sub-commands."""
+    parser = argparse.ArgumentParser(
+        prog="fhir-adapter",
+        description="Convert clinical cases to FHIR R4, validate FHIR offline, post to servers.",
+        epilog="Exit codes: 0 ok, 1 invalid or failed, 2 bad input or usage.",
+    )
+    parser.add_argument("--version", action="version", version=f"fhir-adapter {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, module_name in COMMANDS.items():
+        module = import_module(module_name)
+        doc = (module.__doc__ or "").strip().splitlines()
+        sp = sub.add_parser(name, help=doc[0] if doc else None, description=module.__doc__)
+        module.add_arguments(sp)
+        sp.set_defaults(_module=module_name)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help(sys.stderr)
+        return EXIT_BAD_INPUT
+    module = import_module(args._module)
+    try:
+        code: int = module.run(args)
+    except FhirAdapterError as err:
+        print(f"fhir-adapter {args.command}: error: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,55 @@
+"""Error types shared by every layer, each carrying where the problem is and how to fix it."""
+
+from __future__ import annotations
+
+#: Process exit codes used by the CLI.
+EXIT_OK = 0
+EXIT_INVALID = 1
+EXIT_BAD_INPUT = 2
+
+
+class FhirAdapterError(Exception):
+    """Base class for every error fhir-adapter raises on purpose."""
+
+    exit_code = EXIT_BAD_INPUT
+
+
+class InputError(FhirAdapterError):
+    """Bad user input: a file, a field within it, and the fix.
+
+    ``str(err)`` reads ``file:line: field: message (fix: ...)`` with absent parts left out.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        field: str | None = None,
+        fix: str | None = None,
+    ) -> None:
+        self.message = message
+        self.file = file
+        self.line = line
+        self.field = field
+        self.fix = fix
+        super().__init__(self.__str__())
+
+    def __str__(self) -> str:
+        where = ""
+        if self.file:
+            where = self.file if self.line is None else f"{self.file}:{self.line}"
+        parts = [p for p in (where, self.field) if p]
+        text = ": ".join([*parts, self.message])
+        if self.fix:
+            text += f" (fix: {self.fix})"
+        return text
+
+
+class CaseError(InputError):
+    """A case file that cannot be read or does not follow the case format."""
+
+
+class MappingError(InputError):
+    """A terminology table in ``mappings/`` that is malformed, or a concept it lacks."""
