@@ -48,7 +48,27 @@ class InputError(FhirAdapterError):
 
 
 class CaseError(InputError):
-    """A case file that cannot be read or does not follow the case format."""
+    """A case file that cannot be read or does not follow the case format.
+
+    One error may carry several ``problems`` (each an :class:`InputError`); ``str()`` lists all.
+    """
+
+    problems: list[InputError]
+
+    @classmethod
+    def collect(cls, problems: list[InputError]) -> CaseError:
+        """One error reporting every problem found, in file order."""
+        first = problems[0]
+        err = cls(first.message, file=first.file, line=first.line, field=first.field, fix=first.fix)
+        err.problems = list(problems)
+        return err
+
+    def __str__(self) -> str:
+        problems = getattr(self, "problems", None)
+        if not problems or len(problems) == 1:
+            return super().__str__()
+        head = f"{len(problems)} problems in {problems[0].file}:"
+        return "\n".join([head, *(f"  {InputError.__str__(p)}" for p in problems)])
 
 
 class MappingError(InputError):

@@ -1,0 +1,53 @@
+"""Case -> FHIR R4 resources -> bundle: the public ``convert`` entry point."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fhir_adapter.bundle import make_bundle
+from fhir_adapter.case import Case, load_case
+from fhir_adapter.mappers.condition import map_conditions
+from fhir_adapter.mappers.context import MappingContext
+from fhir_adapter.mappers.diagnostic_report import map_diagnostic_reports
+from fhir_adapter.mappers.imaging_study import map_imaging_studies
+from fhir_adapter.mappers.medication_statement import map_medication_statements
+from fhir_adapter.mappers.observation import map_observations
+from fhir_adapter.mappers.patient import map_patient
+from fhir_adapter.terminology import Terminology, default_terminology
+
+#: Mappers in the order their resources are listed before dependency ordering.
+MAPPERS = (
+    map_patient,
+    map_observations,
+    map_imaging_studies,
+    map_diagnostic_reports,
+    map_conditions,
+    map_medication_statements,
+)
+
+
+def to_resources(case: Case, *, terminology: Terminology | None = None) -> list[dict[str, Any]]:
+    """Every FHIR resource of ``case`` as JSON-ready dicts (R4 4.0.1)."""
+    ctx = MappingContext(case, terminology or default_terminology())
+    return [r for mapper in MAPPERS for r in mapper(ctx)]
+
+
+def convert(
+    case: Case | str | Path | None = None,
+    *,
+    bundle_type: str = "transaction",
+    terminology: Terminology | None = None,
+) -> dict[str, Any]:
+    """The FHIR R4 bundle of a case, as a JSON-ready ``dict``.
+
+    ``case`` is a :class:`Case`, a case-file path, or None for the built-in seed case.
+    ``bundle_type`` is ``"transaction"`` (entries carry conditional-create requests) or
+    ``"collection"``. The same case always gives an identical bundle. To get a ``fhir.resources``
+    model: ``fhir.resources.R4B.bundle.Bundle.model_validate(convert(...))``.
+    """
+    if not isinstance(case, Case):
+        case = load_case(case, terminology=terminology)
+    return make_bundle(
+        to_resources(case, terminology=terminology), bundle_type=bundle_type, bundle_key=case.id
+    )

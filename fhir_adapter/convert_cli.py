@@ -1,0 +1,67 @@
+"""Convert a case file to a FHIR R4 bundle (the built-in seed case by default).
+
+The bundle is validated with the offline validator before it is written; an invalid bundle is
+not written (exit 1). Output is written atomically: a failed run leaves no partial file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare the ``convert`` options."""
+    parser.add_argument("case", nargs="?", help="case file (YAML or JSON); default: the seed case")
+    parser.add_argument("-o", "--output", help="write the bundle here instead of stdout")
+    parser.add_argument(
+        "--type",
+        dest="bundle_type",
+        choices=("transaction", "collection"),
+        default="transaction",
+        help="bundle type (default: transaction)",
+    )
+    parser.add_argument(
+        "--no-validate", action="store_true", help="skip offline validation of the produced bundle"
+    )
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that readers see the old file or the whole new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def run(args: argparse.Namespace) -> int:
+    """Convert, validate, write; returns the exit code."""
+    import json
+
+    from fhir_adapter.convert import convert
+
+    bundle = convert(args.case, bundle_type=args.bundle_type)
+    if not args.no_validate:
+        from fhir_adapter.validation import validate
+
+        report = validate(bundle)
+        if not report.ok:
+            print(report.to_text(), file=sys.stderr)
+            print("fhir-adapter convert: the bundle is invalid; nothing written", file=sys.stderr)
+            return 1
+    text = json.dumps(bundle, indent=2, ensure_ascii=False) + "\n"
+    if args.output:
+        write_atomic(Path(args.output), text)
+        n = len(bundle["entry"])
+        print(f"wrote {args.output}: {args.bundle_type} bundle, {n} resources", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
