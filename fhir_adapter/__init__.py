@@ -15,10 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
+# ``convert`` is also the name of a submodule: import the function now (cheap: standard library
+# only) so the package attribute is the function, not the module.
+from fhir_adapter.convert import convert
+
 _LAZY = {
     "load_case": "fhir_adapter.case",
     "Case": "fhir_adapter.case",
-    "convert": "fhir_adapter.convert",
     "validate": "fhir_adapter.validation",
     "Validator": "fhir_adapter.validation",
     "post": "fhir_adapter.client",
@@ -27,7 +30,6 @@ _LAZY = {
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from fhir_adapter.case import Case, load_case
     from fhir_adapter.client import post
-    from fhir_adapter.convert import convert
     from fhir_adapter.validation import Validator, validate
 
 __all__ = ["Case", "Validator", "__version__", "convert", "load_case", "post", "validate"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 #: Process exit codes used by the CLI.
 EXIT_OK = 0
 EXIT_INVALID = 1
@@ -55,6 +57,10 @@ class CaseError(InputError):
 
     problems: list[InputError]
 
+    def __init__(self, message: str, **where: Any) -> None:
+        self.problems = [self]
+        super().__init__(message, **where)
+
     @classmethod
     def collect(cls, problems: list[InputError]) -> CaseError:
         """One error reporting every problem found, in file order."""
@@ -65,7 +71,7 @@ class CaseError(InputError):
 
     def __str__(self) -> str:
         problems = getattr(self, "problems", None)
-        if not problems or len(problems) == 1:
+        if not problems or len(problems) == 1 or problems[0] is self:
             return super().__str__()
         head = f"{len(problems)} problems in {problems[0].file}:"
         return "\n".join([head, *(f"  {InputError.__str__(p)}" for p in problems)])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 _PACKAGE = Path(__file__).resolve().parent
@@ -15,6 +16,7 @@ def _data_dir(name: str) -> Path:
     return _PACKAGE / "_data" / name
 
 
-MAPPINGS_DIR = _data_dir("mappings")
+#: Terminology tables; the ``FHIR_ADAPTER_MAPPINGS`` environment variable points elsewhere.
+MAPPINGS_DIR = Path(os.environ.get("FHIR_ADAPTER_MAPPINGS") or _data_dir("mappings"))
 FIXTURES_DIR = _data_dir("fixtures")
 SEED_CASE = FIXTURES_DIR / "sle-calcinosis-cutis-universalis.case.yaml"

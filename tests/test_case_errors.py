@@ -1,0 +1,187 @@
+"""Bad case files fail fast with file, line, field path and fix; the CLI exits 2 and writes nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from fhir_adapter.case import load_case
+from fhir_adapter.cli import main
+from fhir_adapter.errors import CaseError
+
+GOOD = """\
+format: fhir-adapter-case/1
+id: tiny-case
+title: Tiny case
+patient:
+  sex: female
+conditions:
+  - key: sle
+    concept: systemic_lupus_erythematosus
+    onset: {date: 2010-02-14}
+medications:
+  - key: pred
+    concept: prednisolone
+    status: active
+    daily_dose: {value: 20, unit: mg/d}
+    reasons: [sle]
+"""
+
+
+def _error(write_case: Callable[..., Path], text: str, name: str = "case.yaml") -> CaseError:
+    path = write_case(text, name)
+    with pytest.raises(CaseError) as info:
+        load_case(path)
+    err = info.value
+    assert err.file == str(path)
+    return err
+
+
+def test_good_tiny_case_loads(write_case: Callable[..., Path]) -> None:
+    case = load_case(write_case(GOOD))
+    assert case.conditions[0].onset is not None
+    assert case.conditions[0].onset.date == "2010-02-14"
+    assert case.medications[0].daily_dose is not None
+    assert case.medications[0].daily_dose.unit == "mg/d"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "line", "field", "words"),
+    [
+        ("title: Tiny case", "title: Tiny case\ncolour: blue", 4, "colour", "unknown key 'colour'"),
+        (
+            "  - key: pred\n",
+            "  - key: pred\n    strength: 5\n",
+            12,
+            "medications[0].strength",
+            "unknown key",
+        ),
+        ("  sex: female", "  sexx: female", 5, "patient.sex", "missing required field 'sex'"),
+        ("title: Tiny case", "title: [Tiny, case]", 3, "title", "expected text, got a list"),
+        (
+            "{date: 2010-02-14}",
+            "{date: 2010-02-30}",
+            9,
+            "conditions[0].onset.date",
+            "not a possible date",
+        ),
+        (
+            "{date: 2010-02-14}",
+            "{date: 14/02/2010}",
+            9,
+            "conditions[0].onset.date",
+            "not a date of the form",
+        ),
+        ("{value: 20,", "{value: -20,", 14, "medications[0].daily_dose.value", "too small"),
+        (
+            "unit: mg/d}",
+            "unit: mg/day}",
+            14,
+            "medications[0].daily_dose.unit",
+            "not in mappings/units.yaml",
+        ),
+        (
+            "concept: prednisolone",
+            "concept: prednisone_x",
+            12,
+            "medications[0].concept",
+            "not in mappings/medications.yaml",
+        ),
+        (
+            "reasons: [sle]",
+            "reasons: [lupus]",
+            15,
+            "medications[0].reasons[0]",
+            "not a condition key",
+        ),
+        (
+            "status: active",
+            "status: taking",
+            13,
+            "medications[0].status",
+            "'taking' is not allowed",
+        ),
+        (
+            "format: fhir-adapter-case/1",
+            "format: fhir-adapter-case/9",
+            1,
+            "format",
+            "not supported",
+        ),
+    ],
+)
+def test_each_bad_field_is_named_with_line_and_fix(
+    write_case: Callable[..., Path], old: str, new: str, line: int, field: str, words: str
+) -> None:
+    assert old in GOOD
+    err = _error(write_case, GOOD.replace(old, new, 1))
+    problem = next((p for p in err.problems if p.field == field), None)
+    assert problem is not None, str(err)
+    assert problem.line == line, str(err)
+    assert words in problem.message
+    assert problem.fix, "every error suggests a fix"
+    text = str(err)
+    assert f":{line}: {field}: " in text
+
+
+def test_malformed_yaml_names_the_line(write_case: Callable[..., Path]) -> None:
+    err = _error(write_case, GOOD.replace("  sex: female", "  sex: [female"))
+    assert "malformed" in err.message
+    assert err.line is not None and 5 <= err.line <= 7
+
+
+def test_malformed_json_names_the_line(write_case: Callable[..., Path]) -> None:
+    err = _error(
+        write_case,
+        '{\n  "format": "fhir-adapter-case/1",\n  "id": "x-case"\n  "title": 1\n}',
+        "c.json",
+    )
+    assert "malformed" in err.message
+    assert err.line == 4
+
+
+def test_json_case_files_are_accepted(write_case: Callable[..., Path]) -> None:
+    text = '{"format": "fhir-adapter-case/1", "id": "json-case", "title": "J", "patient": {"sex": "male"}}'
+    assert load_case(write_case(text, "c.json")).patient.sex == "male"
+
+
+def test_duplicate_keys_are_rejected(write_case: Callable[..., Path]) -> None:
+    err = _error(write_case, GOOD.replace("title: Tiny case", "title: Tiny case\ntitle: Again"))
+    assert "duplicate key 'title'" in err.message
+    assert err.line == 4
+
+
+def test_all_problems_are_reported_at_once(write_case: Callable[..., Path]) -> None:
+    text = GOOD.replace("title: Tiny case", "title: Tiny case\ncolour: blue").replace(
+        "mg/d}", "mg/day}"
+    )
+    bad = text.replace("concept: prednisolone", "concept: nope_drug")
+    err = _error(write_case, bad)
+    fields = [p.field for p in err.problems]
+    assert "colour" in fields
+    assert len(err.problems) >= 1
+    err2 = _error(write_case, GOOD.replace("mg/d}", "mg/day}").replace("prednisolone", "nope_drug"))
+    assert {p.field for p in err2.problems} == {
+        "medications[0].concept",
+        "medications[0].daily_dose.unit",
+    }
+    assert str(err2).startswith("2 problems in")
+
+
+def test_missing_file_is_a_case_error(tmp_path: Path) -> None:
+    with pytest.raises(CaseError, match="file not found"):
+        load_case(tmp_path / "nope.yaml")
+
+
+def test_cli_bad_case_exits_2_and_writes_nothing(
+    write_case: Callable[..., Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = write_case(GOOD.replace("{value: 20,", "{value: -20,"))
+    out = tmp_path / "out" / "bundle.json"
+    assert main(["convert", str(bad), "-o", str(out)]) == 2
+    assert not out.exists()
+    assert not list(tmp_path.glob("out/.*"))
+    err = capsys.readouterr().err
+    assert str(bad) in err and "daily_dose.value" in err and "fix:" in err
