@@ -221,7 +221,9 @@ def parse_case(
 def _loader_class() -> type:
     import yaml
 
-    class _CaseLoader(yaml.SafeLoader):
+    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser when installed
+
+    class _CaseLoader(base):  # type: ignore[misc,valid-type]
         pass
 
     _CaseLoader.yaml_implicit_resolvers = {
@@ -574,10 +576,14 @@ def _concepts(case: Case) -> Iterator[tuple[tuple[Any, ...], str, str]]:
     """(field path, concept key, mappings table)."""
     for i, c in enumerate(case.conditions):
         yield ("conditions", i, "concept"), c.concept, "conditions"
+        yield ("conditions", i, "clinical_status"), f"clinical_{c.clinical_status}", "hl7"
+        yield ("conditions", i, "verification"), f"verification_{c.verification}", "hl7"
+        yield ("conditions", i, "category"), "category_" + c.category.replace("-", "_"), "hl7"
         for j, s in enumerate(c.body_sites):
             yield ("conditions", i, "body_sites", j), s, "body_sites"
     for i, f in enumerate(case.findings):
         yield ("findings", i, "concept"), f.concept, "findings"
+        yield ("findings", i, "category"), f"obs_category_{f.category}", "hl7"
         for j, s in enumerate(f.body_sites):
             yield ("findings", i, "body_sites", j), s, "body_sites"
     for i, lab in enumerate(case.labs):
