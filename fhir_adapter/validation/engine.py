@@ -1,0 +1,1121 @@
+"""The table-driven walker: one pass over a resource, the same ordered checks at every element.
+
+Per element: known name -> array-ness and count -> null/empty -> JSON type and primitive syntax ->
+binding -> external code syntax -> recurse (complex types, backbone elements, contained and
+bundled resources) -> required elements and choice exclusivity -> invariants. References are
+collected during the walk and checked per resource and per bundle afterwards.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+from xml.etree import ElementTree
+
+from fhir_adapter import codesystems as cs
+from fhir_adapter.validation.report import Issue
+from fhir_adapter.validation.tables import choice_names, tables, valueset
+
+LAYERS = (
+    "json",
+    "structure",
+    "primitives",
+    "bindings",
+    "codes",
+    "invariants",
+    "references",
+    "bundle",
+)
+
+_INT_RANGE = {
+    "integer": (-(2**31), 2**31 - 1),
+    "unsignedInt": (0, 2**31 - 1),
+    "positiveInt": (1, 2**31 - 1),
+}
+_REF = re.compile(
+    r"^(#[A-Za-z0-9\-.]{1,64}|urn:uuid:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+    r"|urn:oid:[0-2](\.(0|[1-9][0-9]*))+"
+    r"|((https?://[^\s]+/)?[A-Z][A-Za-z]+/[A-Za-z0-9\-.]{1,64}(/_history/[A-Za-z0-9\-.]{1,64})?)"
+    r"|https?://\S+)$"
+)
+_XHTML_NS = "{http://www.w3.org/1999/xhtml}"
+# Elements and attributes the R4 narrative rules (Narrative.div, txt-1) allow: basic HTML, no
+# active content. Hand-written: it is the spec's own short list, not a general HTML sanitizer.
+_XHTML_ELEMENTS = frozenset(
+    [
+        "a",
+        "abbr",
+        "acronym",
+        "b",
+        "big",
+        "blockquote",
+        "br",
+        "caption",
+        "cite",
+        "code",
+        "col",
+        "colgroup",
+        "dd",
+        "dfn",
+        "div",
+        "dl",
+        "dt",
+        "em",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "hr",
+        "i",
+        "img",
+        "li",
+        "ol",
+        "p",
+        "pre",
+        "q",
+        "samp",
+        "small",
+        "span",
+        "strong",
+        "sub",
+        "sup",
+        "table",
+        "tbody",
+        "td",
+        "tfoot",
+        "th",
+        "thead",
+        "tr",
+        "tt",
+        "ul",
+        "var",
+    ]
+)
+_XHTML_ATTRS = frozenset(
+    [
+        "abbr",
+        "accesskey",
+        "align",
+        "alt",
+        "axis",
+        "bgcolor",
+        "border",
+        "cellhalign",
+        "cellpadding",
+        "cellspacing",
+        "cellvalign",
+        "char",
+        "charoff",
+        "charset",
+        "cite",
+        "class",
+        "colspan",
+        "compact",
+        "coords",
+        "dir",
+        "frame",
+        "headers",
+        "height",
+        "href",
+        "hreflang",
+        "hspace",
+        "id",
+        "lang",
+        "longdesc",
+        "name",
+        "nowrap",
+        "rel",
+        "rev",
+        "rowspan",
+        "rules",
+        "scope",
+        "shape",
+        "span",
+        "src",
+        "start",
+        "style",
+        "summary",
+        "tabindex",
+        "title",
+        "type",
+        "valign",
+        "value",
+        "vspace",
+        "width",
+    ]
+)
+
+
+@cache
+def _regex(type_name: str) -> re.Pattern[str] | None:
+    rx = tables()["primitives"][type_name]["regex"]
+    return re.compile(rx) if rx else None
+
+
+@cache
+def _ucum_parser() -> Any:
+    from ucumvert import get_ucum_parser
+
+    return get_ucum_parser()
+
+
+@cache
+def ucum_ok(code: str) -> bool:
+    """Whether ``code`` is valid UCUM syntax (parsed with the ucumvert UCUM grammar)."""
+    try:
+        _ucum_parser().parse(code)
+    except Exception:
+        return False
+    return True
+
+
+@dataclass
+class ResourceScope:
+    """What the walk gathers about one resource: its references and contained ids."""
+
+    resource: dict[str, Any]
+    path: str
+    refs: list[tuple[str, str, tuple[str, ...]]] = field(default_factory=list)
+    contained_ids: set[str] = field(default_factory=set)
+
+
+class Walker:
+    """Validates resources against the compiled R4 tables; one instance serves many resources."""
+
+    def __init__(self, layers: frozenset[str]) -> None:
+        self.layers = layers
+        t = tables()
+        self.types: dict[str, Any] = t["types"]
+        self.primitives: dict[str, Any] = t["primitives"]
+        self.resources = frozenset(t["resources"])
+        self.do_structure = "structure" in layers
+        self.do_prim = "primitives" in layers
+        self.do_bind = "bindings" in layers
+        self.do_codes = "codes" in layers
+        self.do_inv = "invariants" in layers
+        self.do_refs = "references" in layers
+        self.do_bundle = "bundle" in layers
+        self.do_json = "json" in layers
+        self.invariants: Any = None
+        if self.do_inv:
+            from fhir_adapter.validation.invariants import Invariants
+
+            self.invariants = Invariants()
+
+    # ------------------------------------------------------------------ resources
+
+    def resource(
+        self, node: Any, path: str, issues: list[Issue], root: dict[str, Any] | None = None
+    ) -> None:
+        """Validate one resource (and everything inside it) at ``path``."""
+        if not isinstance(node, dict):
+            issues.append(
+                Issue(
+                    "error",
+                    "json",
+                    path,
+                    f"a resource must be a JSON object, not {_jtype(node)}",
+                    family="json",
+                )
+            )
+            return
+        rt = node.get("resourceType")
+        if not isinstance(rt, str) or not rt:
+            issues.append(
+                Issue(
+                    "error",
+                    "json",
+                    path,
+                    "resource has no resourceType",
+                    'add "resourceType": "<Type>"',
+                    family="json",
+                )
+            )
+            return
+        if rt not in self.resources:
+            issues.append(
+                Issue(
+                    "error",
+                    "structure",
+                    path,
+                    f"unknown resourceType {rt!r}",
+                    "use an R4 resource type name",
+                    family="structure",
+                )
+            )
+            return
+        scope = ResourceScope(node, path)
+        root = root or node
+        self.obj(node, rt, path, issues, scope, root)
+        if self.do_refs:
+            self._contained_refs(scope, issues)
+        if rt == "Bundle" and (self.do_bundle or self.do_refs):
+            self._bundle(node, path, issues)
+
+    # ------------------------------------------------------------------ objects
+
+    def obj(
+        self,
+        node: dict[str, Any],
+        tkey: str,
+        path: str,
+        issues: list[Issue],
+        scope: ResourceScope,
+        root: dict[str, Any],
+    ) -> None:
+        """Validate a JSON object against the element table of type/backbone ``tkey``."""
+        tdef = self.types[tkey]
+        els: dict[str, Any] = tdef["el"]
+        choices = choice_names(tkey) if any(r.get("choice") for r in els.values()) else {}
+        seen_choice: dict[str, str] = {}
+        if not node and self.do_json:
+            issues.append(
+                Issue(
+                    "error", "json", path, "empty object", "remove it or fill it in", family="json"
+                )
+            )
+            return
+        for key, value in node.items():
+            if key == "resourceType" and tdef["kind"] == "resource":
+                continue
+            if key[0] == "_":
+                self._primitive_companion(key, value, els, choices, path, issues, scope, root)
+                continue
+            row = els.get(key)
+            tname = None
+            if row is None:
+                hit = choices.get(key)
+                if hit is None:
+                    if self.do_structure:
+                        issues.append(
+                            Issue(
+                                "error",
+                                "structure",
+                                f"{path}.{key}",
+                                f"unknown element {key!r} in {tkey}",
+                                "remove it or check the spelling",
+                                family="structure",
+                            )
+                        )
+                    continue
+                base, tname = hit
+                row = els[base]
+                if base in seen_choice and self.do_structure:
+                    issues.append(
+                        Issue(
+                            "error",
+                            "structure",
+                            f"{path}.{key}",
+                            f"only one of {base}[x] may be present (also {seen_choice[base]})",
+                            "keep one",
+                            family="structure",
+                        )
+                    )
+                seen_choice[base] = key
+            elif row.get("choice"):
+                if self.do_structure:
+                    issues.append(
+                        Issue(
+                            "error",
+                            "structure",
+                            f"{path}.{key}",
+                            f"{key}[x] needs a type suffix, e.g. {key}{row['types'][0][0].upper()}{row['types'][0][1:]}",
+                            family="structure",
+                        )
+                    )
+                continue
+            self._element(key, value, row, tname, f"{path}.{key}", tkey, issues, scope, root)
+        if self.do_structure:
+            for name, row in els.items():
+                if row["min"] > 0 and name not in node and f"_{name}" not in node:
+                    if row.get("choice") and any(choices.get(k, ("",))[0] == name for k in node):
+                        continue
+                    issues.append(
+                        Issue(
+                            "error",
+                            "cardinality",
+                            f"{path}.{name}",
+                            f"missing required element {name!r} (min {row['min']})",
+                            f"add {name}",
+                            family="cardinality",
+                        )
+                    )
+        if self.do_inv:
+            self.invariants.check(tkey, node, path, scope.resource, root, issues)
+
+    def _element(
+        self,
+        key: str,
+        value: Any,
+        row: dict[str, Any],
+        tname: str | None,
+        path: str,
+        tkey: str,
+        issues: list[Issue],
+        scope: ResourceScope,
+        root: dict[str, Any],
+    ) -> None:
+        is_list = row["max"] != 1
+        if is_list:
+            if not isinstance(value, list):
+                if self.do_structure:
+                    issues.append(
+                        Issue(
+                            "error",
+                            "structure",
+                            path,
+                            f"{key} must be an array (max {'*' if row['max'] < 0 else row['max']})",
+                            "wrap the value in [ ]",
+                            family="structure",
+                        )
+                    )
+                items: list[Any] = [value]
+                paths = [path]
+            else:
+                if not value:
+                    if self.do_json:
+                        issues.append(
+                            Issue(
+                                "error",
+                                "json",
+                                path,
+                                "empty array",
+                                "remove the element",
+                                family="json",
+                            )
+                        )
+                    return
+                if row["max"] > 1 and len(value) > row["max"] and self.do_structure:
+                    issues.append(
+                        Issue(
+                            "error",
+                            "cardinality",
+                            path,
+                            f"{len(value)} items, at most {row['max']} allowed",
+                            family="cardinality",
+                        )
+                    )
+                items = value
+                paths = [f"{path}[{i}]" for i in range(len(value))]
+        else:
+            if isinstance(value, list):
+                if self.do_structure:
+                    issues.append(
+                        Issue(
+                            "error",
+                            "cardinality",
+                            path,
+                            f"{key} allows one value (max 1), got an array",
+                            "use a single value, not [ ]",
+                            family="cardinality",
+                        )
+                    )
+                return
+            items, paths = [value], [path]
+        types = [tname] if tname else row["types"]
+        bind = row.get("bind") if self.do_bind else None
+        for item, p in zip(items, paths, strict=True):
+            if item is None:
+                if self.do_json:
+                    issues.append(
+                        Issue(
+                            "error",
+                            "json",
+                            p,
+                            "null is not allowed in FHIR JSON",
+                            "remove the element",
+                            family="json",
+                        )
+                    )
+                continue
+            t = types[0]
+            if row.get("bb"):
+                if not isinstance(item, dict):
+                    issues.append(
+                        Issue(
+                            "error",
+                            "structure",
+                            p,
+                            f"expected an object, got {_jtype(item)}",
+                            family="structure",
+                        )
+                    )
+                    continue
+                self.obj(item, t, p, issues, scope, root)
+                continue
+            self._typed(item, t, p, issues, scope, root, row)
+            if bind is not None:
+                self._binding(item, t, bind, p, issues)
+            if self.do_inv and f"{tkey}.{key}" in self.invariants.keys:
+                self.invariants.check(f"{tkey}.{key}", item, p, scope.resource, root, issues)
+
+    def _typed(
+        self,
+        item: Any,
+        t: str,
+        p: str,
+        issues: list[Issue],
+        scope: ResourceScope,
+        root: dict[str, Any],
+        row: dict[str, Any],
+    ) -> None:
+        prim = self.primitives.get(t)
+        if prim is not None:
+            if self.do_prim:
+                self._primitive(item, t, prim["json"], p, issues)
+            return
+        if t in ("Resource", "DomainResource") or t in self.resources:
+            self.resource(item, p, issues, root)
+            return
+        if not isinstance(item, dict):
+            if self.do_structure:
+                issues.append(
+                    Issue(
+                        "error",
+                        "structure",
+                        p,
+                        f"expected a {t} object, got {_jtype(item)}",
+                        family="structure",
+                    )
+                )
+            return
+        if t not in self.types:
+            return
+        self.obj(item, t, p, issues, scope, root)
+        if t == "Extension":
+            self._extension(item, p, issues)
+        elif t == "Reference" and self.do_refs:
+            ref = item.get("reference")
+            if isinstance(ref, str):
+                scope.refs.append((ref, p, tuple(row.get("targets", ()))))
+        elif t == "Coding" and self.do_codes:
+            self._coding(item, p, issues)
+        elif t == "Quantity" and self.do_codes:
+            self._quantity(item, p, issues)
+        elif t == "Narrative" and self.do_prim:
+            self._narrative(item, p, issues)
+
+    # ------------------------------------------------------------------ primitives
+
+    def _primitive(self, v: Any, t: str, jtype: str, p: str, issues: list[Issue]) -> None:
+        if jtype == "boolean":
+            if not isinstance(v, bool):
+                issues.append(
+                    Issue(
+                        "error",
+                        "primitive",
+                        p,
+                        f"{t} must be true or false, got {_jtype(v)}",
+                        family="primitive",
+                    )
+                )
+            return
+        if jtype == "integer":
+            if isinstance(v, bool) or not isinstance(v, int):
+                issues.append(
+                    Issue(
+                        "error",
+                        "primitive",
+                        p,
+                        f"{t} must be a JSON integer, got {_jtype(v)}",
+                        family="primitive",
+                    )
+                )
+                return
+            lo, hi = _INT_RANGE[t]
+            if not lo <= v <= hi:
+                issues.append(
+                    Issue(
+                        "error",
+                        "primitive",
+                        p,
+                        f"{v} is out of range for {t} ({lo}..{hi})",
+                        family="primitive",
+                    )
+                )
+            return
+        if jtype == "number":
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                issues.append(
+                    Issue(
+                        "error",
+                        "primitive",
+                        p,
+                        f"{t} must be a JSON number, got {_jtype(v)}",
+                        "write the number without quotes",
+                        family="primitive",
+                    )
+                )
+            return
+        if not isinstance(v, str):
+            issues.append(
+                Issue(
+                    "error",
+                    "primitive",
+                    p,
+                    f"{t} must be a JSON string, got {_jtype(v)}",
+                    family="primitive",
+                )
+            )
+            return
+        if not v:
+            issues.append(
+                Issue("error", "json", p, "empty string", "remove the element", family="json")
+            )
+            return
+        if t == "xhtml":
+            return  # checked with its Narrative
+        if v != v.strip() and t not in ("string", "markdown", "base64Binary"):
+            issues.append(
+                Issue(
+                    "error",
+                    "primitive",
+                    p,
+                    f"{t} value {v!r} has leading or trailing whitespace",
+                    family="primitive",
+                )
+            )
+            return
+        rx = _regex(t)
+        if rx is not None and not rx.fullmatch(v):
+            issues.append(
+                Issue(
+                    "error",
+                    "primitive",
+                    p,
+                    f"{v[:60]!r} is not a valid {t}",
+                    _PRIM_FIX.get(t),
+                    family="primitive",
+                )
+            )
+        elif t in ("date", "dateTime", "instant") and len(v) >= 10 and not _real_date(v[:10]):
+            issues.append(
+                Issue(
+                    "error",
+                    "primitive",
+                    p,
+                    f"{v[:10]!r} is not a calendar date",
+                    "use a day that exists in that month",
+                    family="primitive",
+                )
+            )
+
+    def _primitive_companion(
+        self,
+        key: str,
+        value: Any,
+        els: dict[str, Any],
+        choices: dict[str, tuple[str, str]],
+        path: str,
+        issues: list[Issue],
+        scope: ResourceScope,
+        root: dict[str, Any],
+    ) -> None:
+        name = key[1:]
+        row = els.get(name)
+        t = row["types"][0] if row else (choices.get(name, (None, None))[1])
+        p = f"{path}.{key}"
+        if t is None or t not in self.primitives:
+            if self.do_structure:
+                issues.append(
+                    Issue(
+                        "error",
+                        "structure",
+                        p,
+                        f"{key!r} is not the companion of a primitive element",
+                        "remove it",
+                        family="structure",
+                    )
+                )
+            return
+        items = value if isinstance(value, list) else [value]
+        for i, item in enumerate(items):
+            ip = f"{p}[{i}]" if isinstance(value, list) else p
+            if item is None and isinstance(value, list):
+                continue
+            if not isinstance(item, dict):
+                issues.append(
+                    Issue(
+                        "error",
+                        "structure",
+                        ip,
+                        "a primitive's companion must be an object (id, extension)",
+                        family="structure",
+                    )
+                )
+                continue
+            self.obj(item, "Element", ip, issues, scope, root)
+
+    # ------------------------------------------------------------------ datatypes
+
+    def _extension(self, ext: dict[str, Any], p: str, issues: list[Issue]) -> None:
+        if not self.do_structure:
+            return
+        if "url" not in ext:
+            issues.append(
+                Issue(
+                    "error",
+                    "structure",
+                    f"{p}.url",
+                    "extension has no url",
+                    "add the extension's canonical url",
+                    family="structure",
+                )
+            )
+        has_value = any(k.startswith("value") for k in ext)
+        if has_value == ("extension" in ext):
+            issues.append(
+                Issue(
+                    "error",
+                    "ext-1",
+                    p,
+                    "Must have either extensions or value[x], not both",
+                    "give the extension exactly one value[x] or nested extensions",
+                    family="invariant",
+                )
+            )
+
+    def _coding(self, c: dict[str, Any], p: str, issues: list[Issue]) -> None:
+        system, code = c.get("system"), c.get("code")
+        if not isinstance(system, str):
+            return
+        canonical = cs.NON_CANONICAL.get(system)
+        if canonical:
+            issues.append(
+                Issue(
+                    "warning",
+                    "code-system",
+                    f"{p}.system",
+                    f"{system} is not the canonical R4 URI",
+                    f"use {canonical}",
+                    family="code",
+                )
+            )
+            system = canonical
+        if not isinstance(code, str):
+            return
+        check = cs.CHECKS.get(system)
+        if check and not check(code):
+            what = {
+                cs.SNOMED: "SNOMED CT id (check digit)",
+                cs.LOINC: "LOINC code (check digit)",
+                cs.ICD10CM: "ICD-10-CM code",
+            }[system]
+            issues.append(
+                Issue(
+                    "error",
+                    "code-syntax",
+                    f"{p}.code",
+                    f"{code!r} is not a valid {what}",
+                    "check the code for typos",
+                    family="code",
+                )
+            )
+        if system == cs.ICD10 and re.fullmatch(r"[A-Z][0-9][0-9A-Z]\.[0-9A-Z]{2,4}", code):
+            issues.append(
+                Issue(
+                    "warning",
+                    "code-system",
+                    f"{p}.system",
+                    f"{code!r} looks like an ICD-10-CM code but the system is WHO ICD-10",
+                    f"use {cs.ICD10CM} for ICD-10-CM",
+                    family="code",
+                )
+            )
+        if system == cs.UCUM and not ucum_ok(code):
+            issues.append(
+                Issue(
+                    "error",
+                    "code-syntax",
+                    f"{p}.code",
+                    f"{code!r} is not valid UCUM",
+                    "use a UCUM code, e.g. mg/d",
+                    family="code",
+                )
+            )
+
+    def _quantity(self, q: dict[str, Any], p: str, issues: list[Issue]) -> None:
+        code = q.get("code")
+        if q.get("system") == cs.UCUM and isinstance(code, str) and not ucum_ok(code):
+            issues.append(
+                Issue(
+                    "error",
+                    "code-syntax",
+                    f"{p}.code",
+                    f"{code!r} is not valid UCUM",
+                    "use a UCUM code, e.g. mg/d (not mg/day)",
+                    family="code",
+                )
+            )
+
+    def _narrative(self, n: dict[str, Any], p: str, issues: list[Issue]) -> None:
+        div = n.get("div")
+        if not isinstance(div, str):
+            return
+        dp = f"{p}.div"
+        try:
+            el = ElementTree.fromstring(div)
+        except ElementTree.ParseError as err:
+            issues.append(
+                Issue(
+                    "error",
+                    "txt-1",
+                    dp,
+                    f"narrative is not well-formed XHTML: {err}",
+                    family="invariant",
+                )
+            )
+            return
+        if el.tag != f"{_XHTML_NS}div":
+            issues.append(
+                Issue(
+                    "error",
+                    "txt-1",
+                    dp,
+                    "narrative root must be a <div> in the XHTML namespace",
+                    'use <div xmlns="http://www.w3.org/1999/xhtml">',
+                    family="invariant",
+                )
+            )
+            return
+        for e in el.iter():
+            tag = e.tag.replace(_XHTML_NS, "") if isinstance(e.tag, str) else ""
+            if tag not in _XHTML_ELEMENTS:
+                issues.append(
+                    Issue(
+                        "error",
+                        "txt-1",
+                        dp,
+                        f"element <{tag}> is not allowed in a narrative",
+                        "use basic HTML only (no script, form, style elements)",
+                        family="invariant",
+                    )
+                )
+                return
+            for a in e.attrib:
+                name = a.rsplit("}", 1)[-1]
+                if name not in _XHTML_ATTRS or (
+                    name in ("href", "src")
+                    and e.attrib[a].strip().lower().startswith("javascript:")
+                ):
+                    issues.append(
+                        Issue(
+                            "error",
+                            "txt-1",
+                            dp,
+                            f"attribute {name!r} is not allowed in a narrative",
+                            "remove event handlers and active content",
+                            family="invariant",
+                        )
+                    )
+                    return
+        if not "".join(el.itertext()).strip() and el.find(f".//{_XHTML_NS}img") is None:
+            issues.append(
+                Issue(
+                    "error",
+                    "txt-2",
+                    dp,
+                    "The narrative SHALL have some non-whitespace content",
+                    "write the narrative text",
+                    family="invariant",
+                )
+            )
+
+    # ------------------------------------------------------------------ bindings
+
+    def _binding(self, item: Any, t: str, bind: list[str], p: str, issues: list[Issue]) -> None:
+        strength, url = bind
+        vs = valueset(url)
+        if vs is None:
+            return
+        codes, systems, bare = vs
+        required = strength == "required"
+        name = url.rsplit("/", 1)[-1]
+        if t == "code":
+            if isinstance(item, str) and item not in bare and required:
+                shown = ", ".join(sorted(bare)[:12]) + (" ..." if len(bare) > 12 else "")
+                issues.append(
+                    Issue(
+                        "error",
+                        "binding",
+                        p,
+                        f"{item!r} is not in the required value set {name}",
+                        f"use one of: {shown}",
+                        family="binding",
+                    )
+                )
+            return
+        codings = (
+            [item]
+            if t == "Coding"
+            else (item.get("coding") if isinstance(item, dict) else None) or []
+        )
+        if t not in ("Coding", "CodeableConcept") or not isinstance(item, dict):
+            return
+        ok = any(
+            isinstance(c, dict) and f"{c.get('system')}|{c.get('code')}" in codes for c in codings
+        )
+        if ok:
+            return
+        if required:
+            issues.append(
+                Issue(
+                    "error",
+                    "binding",
+                    p,
+                    f"no coding from the required value set {name}",
+                    f"add a coding from {url}",
+                    family="binding",
+                )
+            )
+        elif any(isinstance(c, dict) and c.get("system") in systems for c in codings):
+            issues.append(
+                Issue(
+                    "warning",
+                    "binding",
+                    p,
+                    f"code is not in the extensible value set {name} although its system is",
+                    f"use a code from {url}",
+                    family="binding",
+                )
+            )
+
+    # ------------------------------------------------------------------ references
+
+    def _contained_refs(self, scope: ResourceScope, issues: list[Issue]) -> None:
+        res = scope.resource
+        raw = res.get("contained")
+        contained: list[Any] = raw if isinstance(raw, list) else []
+        ids = {c.get("id") for c in contained if isinstance(c, dict)}
+        local: set[str] = set()
+        for ref, p, targets in scope.refs:
+            if not _REF.match(ref):
+                issues.append(
+                    Issue(
+                        "error",
+                        "reference",
+                        f"{p}.reference",
+                        f"{ref!r} is not a valid literal reference",
+                        "use Type/id, an absolute URL, urn:uuid:<uuid> or #contained-id",
+                        family="reference",
+                    )
+                )
+                continue
+            if ref.startswith("#"):
+                local.add(ref[1:])
+                if ref[1:] not in ids:
+                    issues.append(
+                        Issue(
+                            "error",
+                            "reference",
+                            f"{p}.reference",
+                            f"{ref!r} points at no contained resource",
+                            "add the contained resource or fix the id",
+                            family="reference",
+                        )
+                    )
+                else:
+                    target = next(
+                        c for c in contained if isinstance(c, dict) and c.get("id") == ref[1:]
+                    )
+                    self._target_type(target.get("resourceType"), targets, p, issues)
+            elif "/" in ref and not ref.startswith(("urn:", "http://", "https://")):
+                self._target_type(ref.split("/", 1)[0], targets, p, issues, literal=True)
+        for i, c in enumerate(contained):
+            if isinstance(c, dict) and c.get("id") not in local and not _refers_to_container(c):
+                issues.append(
+                    Issue(
+                        "error",
+                        "dom-3",
+                        f"{scope.path}.contained[{i}]",
+                        "If the resource is contained in another resource, it SHALL be referred to from elsewhere in the resource or SHALL refer to the containing resource",
+                        "reference it with #id",
+                        family="invariant",
+                    )
+                )
+
+    def _target_type(
+        self,
+        rtype: Any,
+        targets: tuple[str, ...],
+        p: str,
+        issues: list[Issue],
+        literal: bool = False,
+    ) -> None:
+        if not isinstance(rtype, str):
+            return
+        if literal and rtype not in self.resources:
+            issues.append(
+                Issue(
+                    "error",
+                    "reference",
+                    f"{p}.reference",
+                    f"{rtype!r} is not a resource type",
+                    family="reference",
+                )
+            )
+            return
+        if targets and "Resource" not in targets and rtype not in targets:
+            issues.append(
+                Issue(
+                    "error",
+                    "reference",
+                    f"{p}.reference",
+                    f"a {rtype} is not allowed here (allowed: {', '.join(targets)})",
+                    family="reference",
+                )
+            )
+
+    def _bundle(self, b: dict[str, Any], path: str, issues: list[Issue]) -> None:
+        raw = b.get("entry")
+        entries: list[Any] = raw if isinstance(raw, list) else []
+        btype = b.get("type")
+        full: dict[str, dict[str, Any]] = {}
+        for i, e in enumerate(entries):
+            if not isinstance(e, dict):
+                continue
+            ep = f"{path}.entry[{i}]"
+            fu, r = e.get("fullUrl"), e.get("resource")
+            if self.do_bundle and isinstance(fu, str) and isinstance(r, dict):
+                rid, rt = r.get("id"), r.get("resourceType")
+                if fu.startswith("urn:uuid:") or fu.startswith("urn:oid:"):
+                    pass
+                elif rid and not re.search(
+                    rf"(^|/){re.escape(str(rt))}/{re.escape(str(rid))}(/_history/[^/]+)?$", fu
+                ):
+                    issues.append(
+                        Issue(
+                            "error",
+                            "bundle",
+                            f"{ep}.fullUrl",
+                            f"fullUrl {fu!r} does not match the resource {rt}/{rid}",
+                            "make fullUrl end with <Type>/<id>",
+                            family="bundle",
+                        )
+                    )
+                if fu in full and btype != "history":
+                    issues.append(
+                        Issue(
+                            "error",
+                            "bdl-7",
+                            f"{ep}.fullUrl",
+                            f"fullUrl {fu!r} is used by another entry",
+                            "give each entry its own fullUrl",
+                            family="invariant",
+                        )
+                    )
+            if isinstance(fu, str) and isinstance(r, dict):
+                full.setdefault(fu, r)
+        if not self.do_refs or btype not in (
+            "transaction",
+            "batch",
+            "document",
+            "collection",
+            "message",
+        ):
+            return
+        # Resolve references inside the bundle (urn:uuid must resolve; Type/id against fullUrls).
+        for i, e in enumerate(entries):
+            r = e.get("resource") if isinstance(e, dict) else None
+            if not isinstance(r, dict):
+                continue
+            fu = e.get("fullUrl") if isinstance(e.get("fullUrl"), str) else ""
+            base = fu.rsplit("/", 2)[0] + "/" if fu.startswith("http") else ""
+            for ref, p, targets in _refs_in(r, f"{path}.entry[{i}].resource", self):
+                if ref.startswith("#"):
+                    continue
+                key = (
+                    base + ref
+                    if base and "/" in ref and not ref.startswith(("urn:", "http"))
+                    else ref
+                )
+                target = full.get(key) or full.get(ref)
+                if target is not None:
+                    self._target_type(target.get("resourceType"), targets, p, issues)
+                elif ref.startswith("urn:"):
+                    issues.append(
+                        Issue(
+                            "error",
+                            "reference",
+                            f"{p}.reference",
+                            f"{ref!r} resolves to no entry of this bundle",
+                            "add the entry or fix the reference",
+                            family="reference",
+                        )
+                    )
+
+
+def _real_date(ymd: str) -> bool:
+    try:
+        _dt.date.fromisoformat(ymd)
+    except ValueError:
+        return False
+    return True
+
+
+def _refers_to_container(c: dict[str, Any]) -> bool:
+    return '"reference": "#"' in str(c).replace("'", '"')
+
+
+def _refs_in(node: Any, path: str, walker: Walker) -> list[tuple[str, str, tuple[str, ...]]]:
+    """References in a resource (re-walked cheaply, without validation), with allowed targets."""
+    out: list[tuple[str, str, tuple[str, ...]]] = []
+    types = walker.types
+
+    def visit(obj: dict[str, Any], tkey: str, p: str) -> None:
+        els = types.get(tkey, {}).get("el", {})
+        choices = choice_names(tkey) if tkey in types else {}
+        for k, v in obj.items():
+            row = els.get(k)
+            t = None
+            if row is None and k in choices:
+                base, t = choices[k]
+                row = els[base]
+            if row is None:
+                continue
+            t = t or row["types"][0]
+            items = v if isinstance(v, list) else [v]
+            for j, item in enumerate(items):
+                ip = f"{p}.{k}[{j}]" if isinstance(v, list) else f"{p}.{k}"
+                if not isinstance(item, dict):
+                    continue
+                if t == "Reference" and isinstance(item.get("reference"), str):
+                    out.append((item["reference"], ip, tuple(row.get("targets", ()))))
+                elif row.get("bb") or (
+                    t in types and t not in ("Resource",) and t not in walker.resources
+                ):
+                    visit(item, t, ip)
+
+    if isinstance(node.get("resourceType"), str) and node["resourceType"] in types:
+        visit(node, node["resourceType"], path)
+    return out
+
+
+def _jtype(v: Any) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "a boolean"
+    if isinstance(v, (int, float)):
+        return "a number"
+    if isinstance(v, str):
+        return "a string"
+    if isinstance(v, list):
+        return "an array"
+    return "an object"
+
+
+_PRIM_FIX = {
+    "dateTime": "use YYYY, YYYY-MM, YYYY-MM-DD or YYYY-MM-DDThh:mm:ss+zz:zz (a time needs a timezone)",
+    "date": "use YYYY, YYYY-MM or YYYY-MM-DD",
+    "instant": "use YYYY-MM-DDThh:mm:ss(.sss)+zz:zz with a timezone",
+    "id": "use 1-64 characters from A-Z a-z 0-9 - .",
+    "code": "no leading/trailing or repeated whitespace",
+    "uri": "no whitespace in URIs",
+    "time": "use hh:mm:ss",
+}

@@ -1,0 +1,126 @@
+"""FHIRPath invariants from the R4 definitions, evaluated with fhirpathpy.
+
+Every constraint of every type and element is taken from the generated tables. Each expression
+is compiled once, on first use. Natively checked elsewhere (and skipped here): ``ele-1`` (the JSON
+layer rejects empty elements), ``ext-1`` (structure), ``txt-1``/``txt-2`` (the engine's narrative
+check implements ``htmlChecks()``, which fhirpathpy lacks), ``dom-3`` (the reference layer) and
+``bdl-7`` (the bundle layer, which names the offending entry).
+Constraints that need a terminology server or other resources (``memberOf``, ``conformsTo``,
+``resolve``) are marked ``offline-unsupported`` by the generator and skipped.
+
+Speed: an expression that only navigates down from its focus gives, on a node holding none of
+the names it mentions, the same result as on an empty node; that result is computed once per
+constraint and reused, so most constraints are decided without running the engine.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from fhir_adapter.validation.report import Issue
+from fhir_adapter.validation.tables import tables
+
+NATIVE = frozenset({"ele-1", "ext-1", "txt-1", "txt-2", "dom-3", "bdl-7"})
+_NAMES = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_FUNCS_NOT_LOCAL = (
+    "%resource",
+    "%rootResource",
+    "descendants",
+    "parent",
+    "%context",
+    "resolve",
+    "%ucum",
+)
+_CONTEXT = {"ucum": "http://unitsofmeasure.org"}
+_OPTIONS = {"traceFn": lambda *args: None}  # FHIRPath trace() must not print
+
+
+class _Compiled:
+    __slots__ = ("empty_result", "fn", "key", "local", "message", "names", "severity")
+
+    def __init__(self, key: str, severity: str, human: str, expression: str) -> None:
+        from fhirpathpy import compile as fp_compile
+        from fhirpathpy.models import models
+
+        self.key = key
+        self.severity = "error" if severity == "error" else "warning"
+        self.message = human
+        self.fn: Callable[..., list[Any]] = fp_compile(expression, models["r4"], _OPTIONS)
+        self.local = not any(f in expression for f in _FUNCS_NOT_LOCAL)
+        self.names = frozenset(_NAMES.findall(re.sub(r"'[^']*'", "", expression)))
+        self.empty_result: bool | None = None
+        if self.local:
+            try:
+                self.empty_result = _truthy(self.fn({}, dict(_CONTEXT)))
+            except Exception:
+                self.local = False
+
+
+def _truthy(result: list[Any]) -> bool:
+    # FHIRPath: an empty result or a single true means the constraint holds.
+    return not result or result == [True] or (len(result) == 1 and result[0] is not False)
+
+
+class Invariants:
+    """Evaluates the constraints of a type/element key on a JSON node."""
+
+    def __init__(self) -> None:
+        raw: dict[str, list[list[str]]] = tables()["constraints"]
+        self._raw = {
+            k: [c for c in v if c[0] not in NATIVE and len(c) == 4 and not c[0].startswith("ele-")]
+            for k, v in raw.items()
+        }
+        self.keys = frozenset(k for k, v in self._raw.items() if v)
+        self._compiled: dict[str, list[_Compiled]] = {}
+
+    def _get(self, key: str) -> list[_Compiled]:
+        got = self._compiled.get(key)
+        if got is None:
+            got = []
+            for c in self._raw.get(key, ()):
+                try:
+                    got.append(_Compiled(*c))
+                except Exception:
+                    continue  # an expression fhirpathpy cannot parse: skipped (see tests)
+            self._compiled[key] = got
+        return got
+
+    def check(
+        self,
+        key: str,
+        node: Any,
+        path: str,
+        resource: dict[str, Any],
+        root: dict[str, Any],
+        issues: list[Issue],
+    ) -> None:
+        """Append an Issue for each constraint of ``key`` that ``node`` violates."""
+        if key not in self.keys:
+            return
+        present = node.keys() if isinstance(node, dict) else ()
+        for c in self._get(key):
+            if c.local and not any(n in c.names for n in present):
+                ok = c.empty_result
+            else:
+                try:
+                    ok = _truthy(
+                        c.fn(node, {"resource": resource, "rootResource": root, **_CONTEXT})
+                    )
+                except Exception:
+                    continue  # engine limitation on this input: not reported as a violation
+            if not ok:
+                issues.append(Issue(c.severity, c.key, path, c.message, family="invariant"))  # type: ignore[arg-type]
+
+    def compile_all(self) -> tuple[int, list[tuple[str, str]]]:
+        """Compile every constraint; returns (compiled count, [(key, reason) not compiled])."""
+        n, failed = 0, []
+        for key, cons in self._raw.items():
+            for c in cons:
+                try:
+                    _Compiled(*c)
+                    n += 1
+                except Exception as err:
+                    failed.append((c[0], f"{key}: {err}"))
+        return n, failed

@@ -1,0 +1,88 @@
+"""JSON text input: strict parsing (duplicate keys) and mapping issue paths to line numbers."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+
+class DuplicateKeyError(ValueError):
+    """A JSON object has the same key twice."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"duplicate key {key!r}")
+        self.key = key
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in out:
+            raise DuplicateKeyError(k)
+        out[k] = v
+    return out
+
+
+def loads_strict(text: str | bytes) -> Any:
+    """``json.loads`` that raises DuplicateKeyError on a repeated key."""
+    return json.loads(text, object_pairs_hook=_pairs)
+
+
+def line_map(text: str, root: str) -> dict[str, int]:
+    """Map FHIRPath-style paths (``Bundle.entry[0].resource.id``) to 1-based line numbers.
+
+    A small scanner over the JSON text: the standard library parser does not report positions.
+    Resource-typed objects restart the path at their ``resourceType`` only at the root.
+    """
+    lines: dict[str, int] = {}
+    i, n, line = 0, len(text), 1
+    stack: list[list[Any]] = []  # [kind, path, index or pending key]
+    path = root
+    expect_key = False
+
+    def value_path() -> str:
+        if not stack:
+            return root
+        kind, p, k = stack[-1]
+        return f"{p}[{k}]" if kind == "a" else (f"{p}.{k}" if k is not None else p)
+
+    while i < n:
+        ch = text[i]
+        if ch == "\n":
+            line += 1
+            i += 1
+        elif ch in " \t\r,:":
+            if ch == "," and stack and stack[-1][0] == "a":
+                stack[-1][2] += 1
+            if ch == "," and stack and stack[-1][0] == "o":
+                expect_key = True
+            i += 1
+        elif ch == '"':
+            j = i + 1
+            while j < n and text[j] != '"':
+                j += 2 if text[j] == "\\" else 1
+            s = text[i + 1 : j]
+            if stack and stack[-1][0] == "o" and expect_key:
+                stack[-1][2] = s
+                expect_key = False
+                lines.setdefault(value_path(), line)
+            else:
+                lines.setdefault(value_path(), line)
+            i = j + 1
+        elif ch in "{[":
+            path = value_path()
+            lines.setdefault(path, line)
+            stack.append(["o" if ch == "{" else "a", path, None if ch == "{" else 0])
+            expect_key = ch == "{"
+            i += 1
+        elif ch in "}]":
+            stack.pop()
+            expect_key = False
+            i += 1
+        else:
+            j = i
+            while j < n and text[j] not in ",}]\n \t\r":
+                j += 1
+            lines.setdefault(value_path(), line)
+            i = j
+    return lines

@@ -1,0 +1,39 @@
+"""The generated R4 rule tables (``data/r4.json.gz``), loaded once, lazily, on first use."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+DATA = Path(__file__).with_name("data") / "r4.json.gz"
+
+
+@cache
+def tables() -> dict[str, Any]:
+    """All tables: primitives, types (elements per type), constraints, value sets, resources."""
+    data: dict[str, Any] = json.loads(gzip.decompress(DATA.read_bytes()))
+    return data
+
+
+@cache
+def choice_names(type_key: str) -> dict[str, tuple[str, str]]:
+    """For a type's choice elements: JSON name (``valueQuantity``) -> (element, type)."""
+    out = {}
+    for name, row in tables()["types"][type_key]["el"].items():
+        if row.get("choice"):
+            for t in row["types"]:
+                out[name + t[0].upper() + t[1:]] = (name, t)
+    return out
+
+
+@cache
+def valueset(url: str) -> tuple[frozenset[str], frozenset[str], frozenset[str]] | None:
+    """(system|code set, systems, bare codes) of an expanded value set, or None if not expandable."""
+    vs = tables()["valuesets"].get(url)
+    if vs is None:
+        return None
+    codes = frozenset(vs["codes"])
+    return codes, frozenset(vs["systems"]), frozenset(c.split("|", 1)[1] for c in codes)
