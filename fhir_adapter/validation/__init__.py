@@ -137,7 +137,7 @@ def _with_line(issue: Issue, lines: dict[str, int], line: int | None = None) -> 
             cut = max(p.rfind("."), p.rfind("["))
             p = p[:cut] if cut > 0 else ""
         line = lines.get(p)
-    if line is None or issue.line is not None:
+    if line is None or (issue.line is not None and lines):
         return issue
     return Issue(
         issue.severity, issue.rule, issue.path, issue.message, issue.fix, line, issue.family

@@ -251,7 +251,13 @@ class Walker:
             return
         scope = ResourceScope(node, path)
         root = root or node
+        start = len(issues)
         self.obj(node, rt, path, issues, scope, root)
+        if path.endswith("]") and ".contained[" in path:
+            # Contained resources carry no narrative of their own (DomainResource.text): no dom-6.
+            issues[start:] = [
+                i for i in issues[start:] if not (i.rule == "dom-6" and i.path == path)
+            ]
         if self.do_refs:
             self._contained_refs(scope, issues)
         if rt == "Bundle" and (self.do_bundle or self.do_refs):
@@ -912,9 +918,9 @@ class Walker:
                     issues.append(
                         Issue(
                             "error",
-                            "reference",
+                            "ref-1",
                             f"{p}.reference",
-                            f"{ref!r} points at no contained resource",
+                            f"{ref!r} points at no contained resource (ref-1: SHALL have a contained resource if a local reference is provided)",
                             "add the contained resource or fix the id",
                             family="reference",
                         )
@@ -971,6 +977,33 @@ class Walker:
                 )
             )
 
+    def _entry_rules(self, e: dict[str, Any], btype: Any, ep: str, issues: list[Issue]) -> None:
+        """bdl-3, bdl-4, bdl-5, bdl-8 for one entry (native: the engine scans all entries each)."""
+        from fhir_adapter.validation.invariants import human
+
+        wants_request = btype in ("batch", "transaction", "history")
+        if ("request" in e) != wants_request:
+            fix = "add entry.request" if wants_request else "remove entry.request"
+            issues.append(Issue("error", "bdl-3", ep, human("bdl-3"), fix, family="invariant"))
+        wants_response = btype in ("batch-response", "transaction-response", "history")
+        if ("response" in e) != wants_response:
+            fix = "add entry.response" if wants_response else "remove entry.response"
+            issues.append(Issue("error", "bdl-4", ep, human("bdl-4"), fix, family="invariant"))
+        if not ("resource" in e or "request" in e or "response" in e):
+            issues.append(Issue("error", "bdl-5", ep, human("bdl-5"), family="invariant"))
+        fu = e.get("fullUrl")
+        if isinstance(fu, str) and "/_history/" in fu:
+            issues.append(
+                Issue(
+                    "error",
+                    "bdl-8",
+                    f"{ep}.fullUrl",
+                    human("bdl-8"),
+                    "drop the /_history/ part",
+                    family="invariant",
+                )
+            )
+
     def _bundle(self, b: dict[str, Any], path: str, issues: list[Issue]) -> None:
         raw = b.get("entry")
         entries: list[Any] = raw if isinstance(raw, list) else []
@@ -1009,6 +1042,8 @@ class Walker:
                             family="invariant",
                         )
                     )
+            if self.do_bundle:
+                self._entry_rules(e, btype, ep, issues)
             if isinstance(fu, str) and isinstance(r, dict):
                 full.setdefault(fu, r)
         if not self.do_refs or btype not in (

@@ -83,6 +83,9 @@ def _element_rows(sd: dict[str, Any], types: dict[str, Any], constraints: dict[s
             row["bb"] = True
         else:
             codes = [_type_code(t) for t in el.get("type", [])]
+            if sd["kind"] == "resource" and path.count(".") == 1 and field == "id":
+                # R4's snapshots type Resource.id as System.String/'string'; the spec's type is id.
+                codes = ["id"]
             if codes in (["BackboneElement"], ["Element"]):
                 row["types"] = [path]
                 row["bb"] = True

@@ -3,8 +3,9 @@
 Every constraint of every type and element is taken from the generated tables. Each expression
 is compiled once, on first use. Natively checked elsewhere (and skipped here): ``ele-1`` (the JSON
 layer rejects empty elements), ``ext-1`` (structure), ``txt-1``/``txt-2`` (the engine's narrative
-check implements ``htmlChecks()``, which fhirpathpy lacks), ``dom-3`` (the reference layer) and
-``bdl-7`` (the bundle layer, which names the offending entry).
+check implements ``htmlChecks()``, which fhirpathpy lacks), ``dom-3`` and ``ref-1`` (the reference
+layer) and ``bdl-3/4/5/7/8`` (the bundle layer, which names the offending entry; these scan
+every entry and are slow through the engine).
 Constraints that need a terminology server or other resources (``memberOf``, ``conformsTo``,
 ``resolve``) are marked ``offline-unsupported`` by the generator and skipped.
 
@@ -22,7 +23,21 @@ from typing import Any
 from fhir_adapter.validation.report import Issue
 from fhir_adapter.validation.tables import tables
 
-NATIVE = frozenset({"ele-1", "ext-1", "txt-1", "txt-2", "dom-3", "bdl-7"})
+NATIVE = frozenset(
+    {
+        "ele-1",
+        "ext-1",
+        "txt-1",
+        "txt-2",
+        "dom-3",
+        "ref-1",
+        "bdl-3",
+        "bdl-4",
+        "bdl-5",
+        "bdl-7",
+        "bdl-8",
+    }
+)
 _NAMES = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _FUNCS_NOT_LOCAL = (
     "%resource",
@@ -56,6 +71,34 @@ class _Compiled:
                 self.empty_result = _truthy(self.fn({}, dict(_CONTEXT)))
             except Exception:
                 self.local = False
+
+
+_CAMEL = re.compile(r"(?=[A-Z])")
+
+
+def _fhirpath_names(node: dict[str, Any]) -> frozenset[str]:
+    """The FHIRPath names a JSON object's keys may stand for.
+
+    ``valueQuantity`` is ``value`` in FHIRPath and ``_status`` carries ``status``; every camel-case
+    prefix is included, which can only make the skip test more conservative, never wrong.
+    """
+    out = set()
+    for k in node:
+        k = k.lstrip("_")
+        out.add(k)
+        for m in _CAMEL.finditer(k):
+            if m.start():
+                out.add(k[: m.start()])
+    return frozenset(out)
+
+
+def human(key: str) -> str:
+    """The spec's text of constraint ``key`` (for natively checked constraints)."""
+    for cons in tables()["constraints"].values():
+        for c in cons:
+            if c[0] == key:
+                return str(c[2])
+    return key
 
 
 def _truthy(result: list[Any]) -> bool:
@@ -99,9 +142,9 @@ class Invariants:
         """Append an Issue for each constraint of ``key`` that ``node`` violates."""
         if key not in self.keys:
             return
-        present = node.keys() if isinstance(node, dict) else ()
+        present = _fhirpath_names(node) if isinstance(node, dict) else frozenset()
         for c in self._get(key):
-            if c.local and not any(n in c.names for n in present):
+            if c.local and not (present & c.names):
                 ok = c.empty_result
             else:
                 try:

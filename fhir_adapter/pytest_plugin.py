@@ -1,0 +1,125 @@
+"""pytest plugin: assert FHIR validity in your tests, or collect FHIR files as test items.
+
+- ``assert_valid_fhir(obj, warnings_as_errors=False)``: raises AssertionError with a readable
+  report (issues grouped by bundle entry, with path, rule, message and fix).
+- ``fhir_validator`` fixture: a session-wide :class:`~fhir_adapter.validation.Validator`.
+- ``pytest --fhir-files DIR``: every ``*.json`` / ``*.ndjson`` file under DIR becomes test
+  items (one per NDJSON line) that fail with the validator's report.
+
+Loaded in every pytest run of every project that installs fhir-adapter, so it imports the
+validator only when used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+def _report_text(report: Any, warnings_as_errors: bool) -> str:
+    from fhir_adapter.validation.cli import _grouped_text
+
+    shown = [i for i in report.issues if i.severity in ("fatal", "error") or warnings_as_errors]
+    head = (
+        f"FHIR validation failed: {len(report.errors)} error(s), {len(report.warnings)} warning(s)"
+    )
+    sub = type(report)(shown, report.source)
+    return head + "\n" + _grouped_text(sub)
+
+
+def assert_valid_fhir(obj: Any, *, warnings_as_errors: bool = False, validator: Any = None) -> None:
+    """Assert that a resource/bundle/JSON text/path is valid FHIR R4 (no errors; optionally no warnings)."""
+    if validator is None:
+        validator = _shared_validator()
+    report = validator.validate(obj)
+    if not report.ok or (warnings_as_errors and report.warnings):
+        raise AssertionError(_report_text(report, warnings_as_errors))
+
+
+_VALIDATOR: Any = None
+
+
+def _shared_validator() -> Any:
+    global _VALIDATOR
+    if _VALIDATOR is None:
+        from fhir_adapter.validation import Validator
+
+        _VALIDATOR = Validator()
+    return _VALIDATOR
+
+
+@pytest.fixture(scope="session")
+def fhir_validator() -> Any:
+    """A Validator compiled once for the test session."""
+    return _shared_validator()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("fhir", "FHIR validation (fhir-adapter)")
+    group.addoption(
+        "--fhir-files",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="collect *.json and *.ndjson FHIR files under DIR as validation test items",
+    )
+
+
+def pytest_collect_file(parent: pytest.Collector, file_path: Path) -> pytest.Collector | None:
+    roots = [Path(d).resolve() for d in parent.config.getoption("--fhir-files") or []]
+    if not roots or file_path.suffix not in (".json", ".ndjson"):
+        return None
+    resolved = file_path.resolve()
+    if any(resolved.is_relative_to(r) for r in roots):
+        return FhirFile.from_parent(parent, path=file_path)
+    return None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # make --fhir-files directories collectable even when they are outside testpaths
+    dirs = config.getoption("--fhir-files") or []
+    if dirs and not config.args:
+        config.args[:] = list(dirs)
+
+
+class FhirFile(pytest.File):
+    """A FHIR JSON or NDJSON file; NDJSON yields one item per non-empty line."""
+
+    def collect(self) -> Iterator[pytest.Item]:
+        if self.path.suffix == ".ndjson":
+            with self.path.open(encoding="utf-8") as fh:
+                for n, line in enumerate(fh, 1):
+                    if line.strip():
+                        yield FhirItem.from_parent(self, name=f"line{n}", text=line)
+        else:
+            yield FhirItem.from_parent(self, name=self.path.name, text=None)
+
+
+class FhirItem(pytest.Item):
+    """One FHIR resource to validate."""
+
+    def __init__(self, *, text: str | None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.text = text
+
+    def runtest(self) -> None:
+        validator = _shared_validator()
+        source = self.text if self.text is not None else self.path.read_text(encoding="utf-8")
+        report = validator.validate_text(source, source=str(self.path))
+        if not report.ok:
+            raise FhirInvalid(_report_text(report, False))
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        if isinstance(excinfo.value, FhirInvalid):
+            return str(excinfo.value)
+        return str(super().repr_failure(excinfo))
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, 0, f"fhir: {self.name}"
+
+
+class FhirInvalid(Exception):
+    """Raised by a FHIR file item that does not validate."""

@@ -1,0 +1,46 @@
+"""The pytest plugin: assert_valid_fhir, the fhir_validator fixture, and --fhir-files collection."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from fhir_adapter.pytest_plugin import assert_valid_fhir
+
+pytest_plugins = ["pytester"]
+
+DIV = '<div xmlns="http://www.w3.org/1999/xhtml">x</div>'
+GOOD = {"resourceType": "Patient", "text": {"status": "generated", "div": DIV}, "gender": "female"}
+BAD = {"resourceType": "Patient", "text": {"status": "generated", "div": DIV}, "gender": "woman"}
+
+
+def test_assert_valid_fhir_passes_and_fails_readably() -> None:
+    assert_valid_fhir(GOOD)
+    with pytest.raises(AssertionError) as info:
+        assert_valid_fhir(BAD)
+    text = str(info.value)
+    assert "Patient.gender" in text and "[binding]" in text and "fix:" in text
+    no_text = {"resourceType": "Patient", "gender": "male"}
+    assert_valid_fhir(no_text)
+    with pytest.raises(AssertionError, match="dom-6"):
+        assert_valid_fhir(no_text, warnings_as_errors=True)
+
+
+def test_fixture_and_fhir_files(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_x="""
+        def test_uses_fixture(fhir_validator):
+            assert fhir_validator.validate({"resourceType": "Patient", "gender": "male"}).ok
+            assert not fhir_validator.validate({"resourceType": "Patient", "gender": "woman"}).ok
+        """
+    )
+    data = pytester.mkdir("fhir")
+    (data / "good.json").write_text(json.dumps(GOOD))
+    (data / "bad.json").write_text(json.dumps(BAD, indent=2))
+    (data / "mixed.ndjson").write_text(json.dumps(GOOD) + "\n" + json.dumps(BAD) + "\n")
+    result = pytester.runpytest("test_x.py")
+    result.assert_outcomes(passed=1)
+    result = pytester.runpytest("--fhir-files", str(data))
+    result.assert_outcomes(passed=3, failed=2)  # test_x.py, good.json, mixed.ndjson line 1
+    result.stdout.fnmatch_lines(["*Patient.gender*not in the required value set*"])
