@@ -1,8 +1,17 @@
-"""Post a case or bundle to a FHIR server (placeholder until delivery lands)."""
+"""Post a case or bundle to a FHIR server (default: the public HAPI R4 test server).
+
+The bundle is validated offline first; an invalid bundle is not sent (exit 1). Exit codes: 0 all
+entries succeeded, 1 invalid bundle or a failed entry/request, 2 bad input or settings.
+Credentials: --token-env VAR, --token-file FILE, --basic-user USER with $FHIR_PASSWORD, or SMART
+Backend Services (--smart-client-id, --smart-key FILE). Secrets are never printed.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
+import sys
+from typing import Any
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -10,12 +19,121 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "source", nargs="?", help="case file or bundle JSON (default: the seed case)"
     )
+    parser.add_argument(
+        "--server", help="FHIR base URL (default: $FHIR_SERVER, config file, or public HAPI R4)"
+    )
+    parser.add_argument("--mode", choices=("transaction", "batch", "each"), default="transaction")
+    parser.add_argument(
+        "--strategy",
+        choices=("auto", "conditional-create", "put"),
+        default="auto",
+        help="how re-posts avoid duplicates",
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="print what would be sent; send nothing"
+    )
+    parser.add_argument(
+        "--no-validate", action="store_true", help="send even if offline validation fails"
+    )
+    parser.add_argument(
+        "--verify", action="store_true", help="read every resource back and report differences"
+    )
+    parser.add_argument(
+        "--token-env", metavar="VAR", help="bearer token from this environment variable"
+    )
+    parser.add_argument("--token-file", metavar="FILE", help="bearer token from this file")
+    parser.add_argument(
+        "--basic-user", metavar="USER", help="HTTP basic user (password from $FHIR_PASSWORD)"
+    )
+    parser.add_argument("--smart-client-id", help="SMART Backend Services client id")
+    parser.add_argument(
+        "--smart-key", metavar="PEM", help="private key (RS384/ES384) for SMART Backend Services"
+    )
+    parser.add_argument("--smart-alg", choices=("RS384", "ES384"), default="RS384")
+    parser.add_argument("--ca-bundle", metavar="FILE", help="CA bundle for TLS verification")
+    parser.add_argument(
+        "--timeout", type=float, default=120.0, help="read timeout in seconds (default 120)"
+    )
+
+
+def _auth(args: argparse.Namespace, server: str) -> Any:
+    from pathlib import Path
+
+    from fhir_adapter.client import BasicAuth, BearerToken, ConfigError, SmartBackendAuth
+
+    if args.token_env:
+        return BearerToken.from_env(args.token_env)
+    if args.token_file:
+        return BearerToken.from_file(args.token_file)
+    if args.basic_user:
+        password = os.environ.get("FHIR_PASSWORD")
+        if not password:
+            raise ConfigError(
+                "$FHIR_PASSWORD is not set", field="--basic-user", fix="export FHIR_PASSWORD=..."
+            )
+        return BasicAuth(args.basic_user, password)
+    if args.smart_client_id:
+        if not args.smart_key:
+            raise ConfigError("--smart-key is required with --smart-client-id", field="--smart-key")
+        try:
+            key = Path(args.smart_key).read_text(encoding="utf-8")
+        except OSError:
+            raise ConfigError("cannot read the private key", file=args.smart_key) from None
+        return SmartBackendAuth(server, args.smart_client_id, key, alg=args.smart_alg)
+    return None
 
 
 def run(args: argparse.Namespace) -> int:
-    """Not available yet."""
-    from fhir_adapter.errors import InputError
+    """Validate, post, print the per-entry table; returns the exit code."""
+    import json
 
-    raise InputError(
-        "post is not implemented yet", fix="use fhir-adapter convert and your own client"
+    from fhir_adapter.client import FhirClient, post, resolve_server
+    from fhir_adapter.client.delivery import load_bundle, prepare
+
+    server = resolve_server(args.server)
+    auth = _auth(args, server)
+    bundle = load_bundle(args.source)
+    if args.dry_run:
+        if not args.no_validate:
+            from fhir_adapter.validation import validate
+
+            report = validate(bundle)
+            print(
+                f"offline validation: {'ok' if report.ok else 'INVALID'} ({len(report.errors)} errors, {len(report.warnings)} warnings)"
+            )
+        strategy = "put" if args.strategy == "put" or args.mode == "batch" else "conditional-create"
+        sent = prepare(bundle, args.mode, strategy) if args.mode != "each" else bundle
+        auth_text = auth.describe() if auth is not None else "none"
+        print(
+            f"would send to {server} (mode {args.mode}, strategy {strategy} unless the server's capabilities say otherwise)"
+        )
+        print(f"auth: {auth_text}")
+        if args.mode == "each":
+            for e in sent["entry"]:
+                print(
+                    f"  POST {e['resource']['resourceType']}  If-None-Exist: {e.get('request', {}).get('ifNoneExist', '-')}"
+                )
+        else:
+            print(
+                f"  POST {server}  ({sent['type']}, {len(sent['entry'])} entries, {len(json.dumps(sent))} bytes)"
+            )
+            for e in sent["entry"]:
+                req = e.get("request", {})
+                print(f"    {req.get('method')} {req.get('url')}  {req.get('ifNoneExist', '')}")
+        return 0
+    client = FhirClient(
+        server, auth=auth, verify=args.ca_bundle or True, timeout=(5.0, args.timeout)
     )
+    with client:
+        result = post(
+            bundle,
+            mode=args.mode,
+            client=client,
+            strategy=args.strategy,
+            validate=not args.no_validate,
+            verify_readback=args.verify,
+        )
+    print(result.to_table())
+    if not result.ok:
+        print("fhir-adapter post: some entries failed", file=sys.stderr)
+    return 0 if result.ok else 1

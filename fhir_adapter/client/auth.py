@@ -1,0 +1,195 @@
+"""Authentication for FHIR servers: bearer token, HTTP basic, SMART Backend Services.
+
+Secrets live only inside these objects; ``repr()`` and ``describe()`` never show them.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from fhir_adapter.client.errors import ConfigError, DeliveryError
+
+
+class Auth(requests.auth.AuthBase):
+    """Base: adds credentials to a request; may be refreshed once after a 401."""
+
+    refreshable = False
+
+    def refresh(self, session: requests.Session) -> None:
+        """Get fresh credentials (only meaningful when ``refreshable``)."""
+
+    def describe(self) -> str:
+        """A redacted description for logs and dry runs."""
+        return type(self).__name__
+
+    def __repr__(self) -> str:
+        return f"<{self.describe()}>"
+
+
+class BearerToken(Auth):
+    """A static bearer token (from a value, an environment variable, or a file)."""
+
+    def __init__(self, token: str) -> None:
+        if not token.strip():
+            raise ConfigError("empty bearer token", fix="set the token variable or file")
+        self._token = token.strip()
+
+    @classmethod
+    def from_env(cls, name: str) -> BearerToken:
+        """The token in environment variable ``name``."""
+        value = os.environ.get(name)
+        if not value:
+            raise ConfigError(
+                f"environment variable {name} is not set", field="token", fix=f"export {name}=..."
+            )
+        return cls(value)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> BearerToken:
+        """The token stored in a file (first line)."""
+        try:
+            return cls(Path(path).read_text(encoding="utf-8").splitlines()[0])
+        except (OSError, IndexError):
+            raise ConfigError(
+                "cannot read the token file", file=str(path), fix="check the path"
+            ) from None
+
+    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        r.headers["Authorization"] = f"Bearer {self._token}"
+        return r
+
+    def describe(self) -> str:
+        return "Bearer token (redacted)"
+
+
+class BasicAuth(Auth):
+    """HTTP basic authentication."""
+
+    def __init__(self, user: str, password: str) -> None:
+        self._inner = requests.auth.HTTPBasicAuth(user, password)
+        self._user = user
+
+    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        result: requests.PreparedRequest = self._inner(r)
+        return result
+
+    def describe(self) -> str:
+        return f"HTTP basic as {self._user!r} (password redacted)"
+
+
+class SmartBackendAuth(Auth):
+    """SMART Backend Services: client-credentials grant with a signed JWT assertion.
+
+    The token endpoint comes from ``{base}/.well-known/smart-configuration``; tokens are cached
+    until shortly before they expire and refreshed once after a 401.
+    """
+
+    refreshable = True
+
+    def __init__(
+        self,
+        base_url: str,
+        client_id: str,
+        private_key_pem: str,
+        *,
+        kid: str | None = None,
+        alg: str = "RS384",
+        scope: str = "system/*.write system/*.read",
+        token_url: str | None = None,
+    ) -> None:
+        if alg not in ("RS384", "ES384"):
+            raise ConfigError(f"unsupported JWT algorithm {alg}", fix="use RS384 or ES384")
+        self.base_url = base_url.rstrip("/")
+        self.client_id = client_id
+        self._key = private_key_pem
+        self.kid = kid
+        self.alg = alg
+        self.scope = scope
+        self.token_url = token_url
+        self._token: str | None = None
+        self._expires = 0.0
+        self._lock = threading.Lock()
+
+    def describe(self) -> str:
+        return f"SMART Backend Services as client {self.client_id!r} ({self.alg}, key redacted)"
+
+    def _assertion(self, audience: str) -> str:
+        import jwt
+
+        now = int(time.time())
+        claims = {
+            "iss": self.client_id,
+            "sub": self.client_id,
+            "aud": audience,
+            "exp": now + 300,
+            "jti": str(uuid.uuid4()),
+        }
+        headers = {"kid": self.kid} if self.kid else None
+        return str(jwt.encode(claims, self._key, algorithm=self.alg, headers=headers))
+
+    def _discover(self, session: requests.Session) -> str:
+        if self.token_url:
+            return self.token_url
+        url = f"{self.base_url}/.well-known/smart-configuration"
+        try:
+            resp = session.get(url, headers={"Accept": "application/json"}, timeout=(5, 30))
+            self.token_url = str(resp.json()["token_endpoint"])
+        except (requests.RequestException, ValueError, KeyError, TypeError):
+            raise DeliveryError(
+                "no token_endpoint in the SMART configuration",
+                server=self.base_url,
+                request=f"GET {url}",
+            ) from None
+        return self.token_url
+
+    def refresh(self, session: requests.Session) -> None:
+        """Fetch a new access token."""
+        with self._lock:
+            token_url = self._discover(session)
+            data = {
+                "grant_type": "client_credentials",
+                "scope": self.scope,
+                "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                "client_assertion": self._assertion(token_url),
+            }
+            try:
+                resp = session.post(token_url, data=data, auth=None, timeout=(5, 30))
+            except requests.RequestException as err:
+                raise DeliveryError(
+                    f"token request failed: {type(err).__name__}",
+                    server=self.base_url,
+                    request=f"POST {token_url}",
+                ) from None
+            if resp.status_code != 200:
+                raise DeliveryError(
+                    "token request refused",
+                    server=self.base_url,
+                    request=f"POST {token_url}",
+                    status=resp.status_code,
+                )
+            try:
+                body: dict[str, Any] = resp.json()
+                self._token = str(body["access_token"])
+            except (ValueError, KeyError, TypeError):
+                raise DeliveryError(
+                    "token response has no access_token",
+                    server=self.base_url,
+                    request=f"POST {token_url}",
+                ) from None
+            self._expires = time.time() + float(body.get("expires_in", 300)) - 30
+
+    def needs_refresh(self) -> bool:
+        """Whether there is no cached token or it is about to expire."""
+        return self._token is None or time.time() >= self._expires
+
+    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        if self._token:
+            r.headers["Authorization"] = f"Bearer {self._token}"
+        return r

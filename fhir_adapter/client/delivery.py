@@ -1,0 +1,315 @@
+"""Posting bundles: transaction, batch or one request per resource, idempotent by design.
+
+Idempotency strategy (chosen per server capability unless forced):
+
+- ``put`` (preferred): entries are ``PUT <Type>/<deterministic id>`` (update-as-create). The
+  first post creates each resource under the id fhir-adapter derived from the case; every later
+  post updates the same resource. All three modes use the same ids, so mixing modes never
+  duplicates. Used when every resource type declares ``updateCreate``; always for ``batch``
+  (batch entries cannot reference each other through ``urn:uuid``, so references are rewritten
+  to ``<Type>/<id>``).
+- ``conditional-create``: entries are ``POST`` with ``ifNoneExist: identifier=<system>|<value>``
+  (``If-None-Exist`` header in ``each`` mode). No match -> created (201); one match -> the
+  existing resource is returned (200), nothing new is created; several matches -> the server
+  answers 412 and the entry fails. Used when the server lacks update-as-create but declares
+  ``conditionalCreate`` and an ``identifier`` search parameter for every type.
+
+Do not switch strategies against the same server: server-assigned ids (conditional create) and
+derived ids (put) are different resources.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from fhir_adapter.bundle import references
+from fhir_adapter.client.errors import ConfigError, DeliveryError
+from fhir_adapter.client.result import EntryResult, PostResult
+from fhir_adapter.client.session import FhirClient
+from fhir_adapter.errors import EXIT_INVALID, FhirAdapterError
+
+MODES = ("transaction", "batch", "each")
+STRATEGIES = ("auto", "conditional-create", "put")
+
+
+class InvalidBundle(FhirAdapterError):
+    """The bundle failed local validation and was not sent."""
+
+    exit_code = EXIT_INVALID
+
+    def __init__(self, report: Any) -> None:
+        self.report = report
+        super().__init__("the bundle is invalid; nothing was sent\n" + report.to_text())
+
+
+def load_bundle(source: Any) -> dict[str, Any]:
+    """A bundle from a dict, a Case, a bundle JSON file, or a case file (None: the seed case)."""
+    from fhir_adapter.case import Case
+    from fhir_adapter.convert import convert
+
+    if isinstance(source, dict):
+        return source
+    if source is None or isinstance(source, Case):
+        return convert(source)
+    path = Path(source)
+    if path.suffix == ".json":
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError("file not found", file=str(path), fix="check the path") from None
+        except ValueError as err:
+            raise ConfigError(f"not JSON: {err}", file=str(path)) from None
+        if isinstance(data, dict) and data.get("resourceType") == "Bundle":
+            return data
+    return convert(path)
+
+
+def choose_strategy(client: FhirClient, bundle: dict[str, Any], mode: str, strategy: str) -> str:
+    """The idempotency strategy to use with this server (see the module docstring)."""
+    if strategy != "auto":
+        return strategy
+    types = {
+        e["resource"]["resourceType"]
+        for e in bundle.get("entry", [])
+        if isinstance(e.get("resource"), dict)
+    }
+    caps = {t: client.resource_capability(t) for t in types}
+    if all(c.get("updateCreate") for c in caps.values()):
+        return "put"
+    if mode != "batch" and all(
+        c.get("conditionalCreate") and "identifier" in client.search_params(t)
+        for t, c in caps.items()
+    ):
+        return "conditional-create"
+    missing = sorted(t for t, c in caps.items() if not c.get("updateCreate"))
+    raise DeliveryError(
+        f"server supports neither conditional create nor update-as-create for {', '.join(missing)}; "
+        "re-posting could create duplicates",
+        server=client.base_url,
+        request="GET metadata",
+    )
+
+
+def _server_ref(rtype: str, rid: str) -> str:
+    return f"{rtype}/{rid}"
+
+
+def _rewrite_refs(node: Any, mapping: dict[str, str]) -> Any:
+    if isinstance(node, dict):
+        out = {}
+        for k, v in node.items():
+            if k == "reference" and isinstance(v, str) and v in mapping:
+                out[k] = mapping[v]
+            else:
+                out[k] = _rewrite_refs(v, mapping)
+        return out
+    if isinstance(node, list):
+        return [_rewrite_refs(v, mapping) for v in node]
+    return node
+
+
+def prepare(bundle: dict[str, Any], mode: str, strategy: str) -> dict[str, Any]:
+    """The bundle as it will be sent in ``mode`` with ``strategy`` (a new dict)."""
+    b = copy.deepcopy(bundle)
+    b["type"] = "batch" if mode == "batch" else "transaction"
+    entries = b.get("entry", [])
+    if strategy == "put" or mode == "batch":
+        mapping = {
+            e["fullUrl"]: _server_ref(e["resource"]["resourceType"], e["resource"]["id"])
+            for e in entries
+            if "fullUrl" in e and "id" in e.get("resource", {})
+        }
+        for e in entries:
+            r = e["resource"]
+            e["request"] = {"method": "PUT", "url": f"{r['resourceType']}/{r['id']}"}
+            if mode == "batch":
+                e["resource"] = _rewrite_refs(r, mapping)
+    return b
+
+
+_STATUS = re.compile(r"^\s*(\d{3})")
+_LOCATION = re.compile(
+    r"(?:^|/)([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_history/([A-Za-z0-9\-.]{1,64}))?/?$"
+)
+
+
+def _entry_result(
+    i: int, sent: dict[str, Any], response: dict[str, Any] | None, resource: Any
+) -> EntryResult:
+    r = sent.get("resource", {})
+    er = EntryResult(i, r.get("resourceType", "?"), sent.get("fullUrl", ""))
+    if response is None:
+        return er
+    m = _STATUS.match(str(response.get("status", "")))
+    er.status = int(m.group(1)) if m else None
+    er.location = response.get("location")
+    loc = _LOCATION.search(er.location or "")
+    if loc:
+        er.id, er.version = loc.group(2), loc.group(3)
+    if isinstance(resource, dict):
+        er.id = er.id or resource.get("id")
+        er.version = er.version or (resource.get("meta") or {}).get("versionId")
+    etag = response.get("etag")
+    if not er.version and isinstance(etag, str):
+        er.version = etag.removeprefix("W/").strip('"') or None
+    if isinstance(response.get("outcome"), dict):
+        er.outcome = response["outcome"]
+    return er
+
+
+def _send_bundle(
+    client: FhirClient, prepared: dict[str, Any], mode: str, strategy: str
+) -> PostResult:
+    label = (
+        f"POST {client.base_url} ({prepared['type']} of {len(prepared.get('entry', []))} entries)"
+    )
+    idempotent = strategy == "put" or all(
+        "ifNoneExist" in e.get("request", {}) or e.get("request", {}).get("method") == "PUT"
+        for e in prepared.get("entry", [])
+    )
+    resp = client.request("POST", "", body=prepared, idempotent=idempotent)
+    body = client.json(resp, label) if resp.content else None
+    result = PostResult(client.base_url, mode, strategy=strategy)
+    sent = prepared.get("entry", [])
+    if resp.status_code >= 400:
+        outcome = (
+            body
+            if isinstance(body, dict) and body.get("resourceType") == "OperationOutcome"
+            else None
+        )
+        for i, e in enumerate(sent):
+            er = _entry_result(i, e, None, None)
+            er.status, er.outcome = resp.status_code, outcome
+            result.entries.append(er)
+        return result
+    want = f"{prepared['type']}-response"
+    if (
+        not isinstance(body, dict)
+        or body.get("resourceType") != "Bundle"
+        or body.get("type") != want
+    ):
+        got = body.get("type") if isinstance(body, dict) else type(body).__name__
+        raise DeliveryError(
+            f"expected a {want} Bundle, got {got!r}",
+            server=client.base_url,
+            request=label,
+            status=resp.status_code,
+        )
+    answers = body.get("entry", [])
+    if len(answers) != len(sent):
+        raise DeliveryError(
+            f"the response has {len(answers)} entries for {len(sent)} sent",
+            server=client.base_url,
+            request=label,
+            status=resp.status_code,
+        )
+    for i, (e, a) in enumerate(zip(sent, answers, strict=True)):
+        if not isinstance(a, dict) or not isinstance(a.get("response"), dict):
+            raise DeliveryError(
+                f"response entry {i} has no 'response'",
+                server=client.base_url,
+                request=label,
+                status=resp.status_code,
+            )
+        result.entries.append(_entry_result(i, e, a["response"], a.get("resource")))
+    return result
+
+
+def _send_each(client: FhirClient, bundle: dict[str, Any], strategy: str) -> PostResult:
+    result = PostResult(client.base_url, "each", strategy=strategy)
+    mapping: dict[str, str] = {}
+    for i, e in enumerate(bundle.get("entry", [])):
+        r = e["resource"]
+        rtype = r["resourceType"]
+        body = _rewrite_refs(r, mapping)
+        unresolved = [ref for ref in references(body) if ref.startswith("urn:uuid:")]
+        if unresolved:
+            er = EntryResult(i, rtype, e.get("fullUrl", ""), status=None)
+            er.outcome = {
+                "issue": [
+                    {
+                        "severity": "error",
+                        "diagnostics": f"references not yet created: {', '.join(unresolved)}",
+                    }
+                ]
+            }
+            result.entries.append(er)
+            continue
+        if strategy == "put":
+            resp = client.request("PUT", f"{rtype}/{r['id']}", body=body)
+        else:
+            body = {k: v for k, v in body.items() if k != "id"}
+            cond = e.get("request", {}).get("ifNoneExist")
+            headers = {"If-None-Exist": cond} if cond else {}
+            resp = client.request("POST", rtype, body=body, headers=headers, idempotent=bool(cond))
+        answer = client.json(resp, f"{resp.request.method} {resp.url}") if resp.content else None
+        response: dict[str, Any] = {
+            "status": str(resp.status_code),
+            "location": resp.headers.get("Location") or resp.headers.get("Content-Location"),
+            "etag": resp.headers.get("ETag"),
+        }
+        if isinstance(answer, dict) and answer.get("resourceType") == "OperationOutcome":
+            response["outcome"] = answer
+        er = _entry_result(
+            i,
+            e,
+            response,
+            answer if isinstance(answer, dict) and answer.get("resourceType") == rtype else None,
+        )
+        result.entries.append(er)
+        if er.ok and er.id and "fullUrl" in e:
+            mapping[e["fullUrl"]] = _server_ref(rtype, er.id)
+    return result
+
+
+def _diff(sent: Any, got: Any, path: str, out: list[str]) -> None:
+    if isinstance(sent, dict) and isinstance(got, dict):
+        for k in sent:
+            if k in ("meta", "id"):
+                continue
+            if k not in got:
+                out.append(f"{path}.{k} missing")
+            else:
+                _diff(sent[k], got[k], f"{path}.{k}", out)
+    elif isinstance(sent, list) and isinstance(got, list):
+        if len(sent) != len(got):
+            out.append(f"{path}: {len(sent)} items sent, {len(got)} read back")
+        for i, (a, b) in enumerate(zip(sent, got, strict=False)):
+            _diff(a, b, f"{path}[{i}]", out)
+    elif sent != got:
+        out.append(f"{path}: sent {sent!r}, read back {got!r}")
+
+
+def verify(client: FhirClient, bundle: dict[str, Any], result: PostResult) -> None:
+    """Read every posted resource back and record differences (server-added meta ignored)."""
+    mapping = result.ids
+    for e, er in zip(bundle.get("entry", []), result.entries, strict=False):
+        if not er.ok or not er.id:
+            continue
+        resp = client.request("GET", f"{er.resource_type}/{er.id}")
+        got = client.json(resp, f"GET {er.resource_type}/{er.id}")
+        if resp.status_code != 200:
+            er.differences.append(f"read back failed: HTTP {resp.status_code}")
+            continue
+        expected = _rewrite_refs(e["resource"], mapping)
+        _diff(expected, _normalise_refs(got, client.base_url), er.resource_type, er.differences)
+
+
+def _normalise_refs(node: Any, base: str) -> Any:
+    """Absolute references to the same server become relative (some servers answer absolute)."""
+    if isinstance(node, dict):
+        return {
+            k: (
+                v[len(base) + 1 :]
+                if k == "reference" and isinstance(v, str) and v.startswith(base + "/")
+                else _normalise_refs(v, base)
+            )
+            for k, v in node.items()
+        }
+    if isinstance(node, list):
+        return [_normalise_refs(v, base) for v in node]
+    return node

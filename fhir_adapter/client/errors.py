@@ -1,0 +1,24 @@
+"""Delivery errors: each names the server and the request, never a credential."""
+
+from __future__ import annotations
+
+from fhir_adapter.errors import EXIT_INVALID, FhirAdapterError, InputError
+
+
+class DeliveryError(FhirAdapterError):
+    """The server could not be reached, refused the request, or answered something unusable."""
+
+    exit_code = EXIT_INVALID
+
+    def __init__(
+        self, message: str, *, server: str, request: str, status: int | None = None
+    ) -> None:
+        self.server = server
+        self.request = request
+        self.status = status
+        where = f"{request} -> HTTP {status}" if status else request
+        super().__init__(f"{server}: {where}: {message}")
+
+
+class ConfigError(InputError):
+    """Bad delivery settings (server URL, credentials, mode)."""

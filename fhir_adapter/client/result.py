@@ -1,0 +1,91 @@
+"""What the server did with each entry of a posted bundle."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class EntryResult:
+    """The outcome of one entry: HTTP status, server id/version/Location, any OperationOutcome."""
+
+    index: int
+    resource_type: str
+    full_url: str
+    status: int | None = None
+    id: str | None = None
+    version: str | None = None
+    location: str | None = None
+    outcome: dict[str, Any] | None = None
+    differences: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Whether the server accepted the entry (2xx) and read-back found no difference."""
+        return self.status is not None and 200 <= self.status < 300 and not self.differences
+
+    @property
+    def created(self) -> bool:
+        """Whether the server created a new resource (201) rather than matching one (200)."""
+        return self.status == 201
+
+    def outcome_text(self) -> str:
+        """The OperationOutcome's issues as one line."""
+        if not self.outcome:
+            return ""
+        parts = []
+        for i in self.outcome.get("issue", []):
+            text = i.get("diagnostics") or (i.get("details") or {}).get("text") or i.get("code", "")
+            parts.append(f"{i.get('severity', '')}: {text}")
+        return "; ".join(parts)
+
+
+@dataclass
+class PostResult:
+    """Every entry's outcome for one post, plus the server and mode used."""
+
+    server: str
+    mode: str
+    entries: list[EntryResult] = field(default_factory=list)
+    strategy: str = "conditional-create"
+
+    @property
+    def ok(self) -> bool:
+        """Whether every entry succeeded."""
+        return bool(self.entries) and all(e.ok for e in self.entries)
+
+    @property
+    def ids(self) -> dict[str, str]:
+        """fullUrl -> 'Type/id' on the server, for entries that got an id."""
+        return {e.full_url: f"{e.resource_type}/{e.id}" for e in self.entries if e.id}
+
+    def to_table(self) -> str:
+        """A plain-text table: entry, type, status, id (and problems)."""
+        rows = [("entry", "type", "status", "id", "version", "notes")]
+        for e in self.entries:
+            notes = (
+                e.outcome_text() if not e.ok else ("created" if e.created else "existing/updated")
+            )
+            if e.differences:
+                notes = "read-back differs: " + "; ".join(e.differences[:3])
+            rows.append(
+                (
+                    str(e.index),
+                    e.resource_type,
+                    str(e.status or "-"),
+                    e.id or "-",
+                    e.version or "-",
+                    notes,
+                )
+            )
+        widths = [max(len(r[i]) for r in rows) for i in range(5)]
+        lines = [
+            "  ".join(c.ljust(w) for c, w in zip(r[:5], widths, strict=True)) + "  " + r[5]
+            for r in rows
+        ]
+        failed = sum(not e.ok for e in self.entries)
+        lines.append(
+            f"{self.server} ({self.mode}, {self.strategy}): {len(self.entries) - failed} ok, {failed} failed"
+        )
+        return "\n".join(lines)

@@ -1,0 +1,240 @@
+"""FhirClient: one pooled ``requests`` Session per server, with timeouts, retries, auth, and
+clear errors naming the server and request."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from fhir_adapter import __version__
+from fhir_adapter.client.auth import Auth
+from fhir_adapter.client.errors import ConfigError, DeliveryError
+from fhir_adapter.client.retry import make_retry
+
+FHIR_JSON = "application/fhir+json"
+DEFAULT_SERVER = "https://hapi.fhir.org/baseR4"
+
+
+def _is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class FhirClient:
+    """A FHIR R4 REST client for one server base URL.
+
+    ``timeout`` is (connect, read) seconds for every request; ``retries`` and ``retry_budget``
+    bound attempts and total time; ``verify`` is TLS verification (True, or a CA bundle path).
+    Credentials are refused over plain ``http://`` except to a loopback address.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        auth: Auth | None = None,
+        timeout: tuple[float, float] = (5.0, 120.0),
+        retries: int = 5,
+        retry_budget: float = 120.0,
+        backoff: float = 0.5,
+        verify: bool | str = True,
+        prefer: str = "representation",
+    ) -> None:
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ConfigError(
+                f"{base_url!r} is not an http(s) URL",
+                field="server",
+                fix="e.g. https://hapi.fhir.org/baseR4",
+            )
+        if auth is not None and parts.scheme == "http" and not _is_loopback(parts.hostname):
+            raise ConfigError(
+                "refusing to send credentials over plain http to a non-loopback server",
+                field="server",
+                fix="use https:// (or a loopback address for local testing)",
+            )
+        self.base_url = base_url.rstrip("/")
+        self.auth = auth
+        self.timeout = timeout
+        self.retries = retries
+        self.retry_budget = retry_budget
+        self.backoff = backoff
+        self.prefer = prefer
+        self.session = requests.Session()
+        self.session.verify = verify
+        self.session.headers.update(
+            {
+                "Accept": FHIR_JSON,
+                "Accept-Encoding": "gzip",
+                "User-Agent": f"fhir-adapter/{__version__}",
+            }
+        )
+        self._adapter = HTTPAdapter(pool_connections=4, pool_maxsize=8)
+        self.session.mount("http://", self._adapter)
+        self.session.mount("https://", self._adapter)
+        self._capabilities: dict[str, Any] | None = None
+
+    def __repr__(self) -> str:
+        auth = self.auth.describe() if self.auth else "no auth"
+        return f"<FhirClient {self.base_url} ({auth})>"
+
+    def close(self) -> None:
+        """Close pooled connections."""
+        self.session.close()
+
+    def __enter__(self) -> FhirClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ HTTP
+
+    def url(self, path: str) -> str:
+        """An absolute URL for a path relative to the base (absolute URLs pass through)."""
+        return (
+            path
+            if path.startswith(("http://", "https://"))
+            else f"{self.base_url}/{path.lstrip('/')}"
+        )
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        idempotent: bool | None = None,
+    ) -> requests.Response:
+        """Send one request with retries; refresh a SMART token once on 401."""
+        url = self.url(path)
+        label = f"{method} {url}"
+        if idempotent is None:
+            idempotent = method != "POST"
+        h = dict(headers or {})
+        data = None
+        if body is not None:
+            h.setdefault("Content-Type", FHIR_JSON)
+            h.setdefault("Prefer", f"return={self.prefer}")
+            data = json.dumps(body, separators=(",", ":")).encode("utf-8")
+        if (
+            self.auth is not None
+            and self.auth.refreshable
+            and getattr(self.auth, "needs_refresh", lambda: False)()
+        ):
+            self.auth.refresh(self.session)
+        for attempt in (1, 2):
+            self._adapter.max_retries = make_retry(
+                attempts=self.retries,
+                budget_s=self.retry_budget,
+                backoff=self.backoff,
+                idempotent=idempotent,
+            )
+            try:
+                resp = self.session.request(
+                    method, url, data=data, headers=h, auth=self.auth, timeout=self.timeout
+                )
+            except requests.exceptions.SSLError:
+                raise DeliveryError(
+                    "TLS verification failed", server=self.base_url, request=label
+                ) from None
+            except requests.exceptions.ConnectionError as err:
+                reason = "retries exhausted" if "Max retries" in str(err) else "connection failed"
+                raise DeliveryError(
+                    f"{reason} ({type(err).__name__})", server=self.base_url, request=label
+                ) from None
+            except requests.exceptions.Timeout:
+                raise DeliveryError(
+                    f"timed out (connect {self.timeout[0]} s, read {self.timeout[1]} s)",
+                    server=self.base_url,
+                    request=label,
+                ) from None
+            except requests.exceptions.RequestException as err:
+                raise DeliveryError(
+                    f"request failed ({type(err).__name__})", server=self.base_url, request=label
+                ) from None
+            if (
+                resp.status_code == 401
+                and attempt == 1
+                and self.auth is not None
+                and self.auth.refreshable
+            ):
+                self.auth.refresh(self.session)
+                continue
+            return resp
+        return resp
+
+    def json(self, resp: requests.Response, label: str) -> Any:
+        """The response body as JSON; a clear DeliveryError for HTML pages or truncated JSON."""
+        ctype = resp.headers.get("Content-Type", "")
+        try:
+            return resp.json()
+        except ValueError:
+            kind = (
+                "an HTML page"
+                if "html" in ctype or resp.text.lstrip().startswith("<")
+                else "malformed JSON"
+            )
+            raise DeliveryError(
+                f"server answered with {kind} ({ctype or 'no content type'})",
+                server=self.base_url,
+                request=label,
+                status=resp.status_code,
+            ) from None
+
+    # ------------------------------------------------------------------ capabilities
+
+    def capabilities(self) -> dict[str, Any]:
+        """The server's CapabilityStatement (read once per client)."""
+        if self._capabilities is None:
+            resp = self.request("GET", "metadata")
+            body = self.json(resp, f"GET {self.url('metadata')}")
+            if (
+                resp.status_code != 200
+                or not isinstance(body, dict)
+                or body.get("resourceType") != "CapabilityStatement"
+            ):
+                raise DeliveryError(
+                    "no CapabilityStatement at /metadata",
+                    server=self.base_url,
+                    request=f"GET {self.url('metadata')}",
+                    status=resp.status_code,
+                )
+            self._capabilities = body
+        return self._capabilities
+
+    def _rest(self) -> dict[str, Any]:
+        for rest in self.capabilities().get("rest", []):
+            if rest.get("mode", "server") == "server":
+                return dict(rest)
+        return {}
+
+    def supports(self, interaction: str) -> bool:
+        """Whether the server declares a system interaction (``transaction``, ``batch``)."""
+        return any(i.get("code") == interaction for i in self._rest().get("interaction", []))
+
+    def resource_capability(self, resource_type: str) -> dict[str, Any]:
+        """The CapabilityStatement entry of one resource type ({} if absent)."""
+        for r in self._rest().get("resource", []):
+            if r.get("type") == resource_type:
+                return dict(r)
+        return {}
+
+    def search_params(self, resource_type: str) -> set[str]:
+        """The search parameters the server declares for a type."""
+        return {
+            p.get("name", "")
+            for p in self.resource_capability(resource_type).get("searchParam", [])
+        }
