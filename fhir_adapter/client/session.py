@@ -103,11 +103,9 @@ class FhirClient:
 
     def url(self, path: str) -> str:
         """An absolute URL for a path relative to the base (absolute URLs pass through)."""
-        return (
-            path
-            if path.startswith(("http://", "https://"))
-            else f"{self.base_url}/{path.lstrip('/')}"
-        )
+        if path.startswith(("http://", "https://")):
+            return path
+        return f"{self.base_url}/{path.lstrip('/')}" if path.strip("/") else self.base_url
 
     def request(
         self,
@@ -150,16 +148,16 @@ class FhirClient:
                 raise DeliveryError(
                     "TLS verification failed", server=self.base_url, request=label
                 ) from None
-            except requests.exceptions.ConnectionError as err:
-                reason = "retries exhausted" if "Max retries" in str(err) else "connection failed"
-                raise DeliveryError(
-                    f"{reason} ({type(err).__name__})", server=self.base_url, request=label
-                ) from None
             except requests.exceptions.Timeout:
                 raise DeliveryError(
                     f"timed out (connect {self.timeout[0]} s, read {self.timeout[1]} s)",
                     server=self.base_url,
                     request=label,
+                ) from None
+            except requests.exceptions.ConnectionError as err:
+                reason = "retries exhausted" if "Max retries" in str(err) else "connection failed"
+                raise DeliveryError(
+                    f"{reason} ({type(err).__name__})", server=self.base_url, request=label
                 ) from None
             except requests.exceptions.RequestException as err:
                 raise DeliveryError(

@@ -1,0 +1,482 @@
+"""Client behaviour against mocked servers (responses): parsing, errors, retries, auth, secrets."""
+
+from __future__ import annotations
+
+import json
+import time
+from email.utils import formatdate
+from typing import Any
+
+import pytest
+import requests
+import responses
+from responses import matchers
+
+from fhir_adapter import convert
+from fhir_adapter.cli import main
+from fhir_adapter.client import (
+    BearerToken,
+    ConfigError,
+    DeliveryError,
+    FhirClient,
+    InvalidBundle,
+    SmartBackendAuth,
+    post,
+)
+
+BASE = "https://fhir.example.org/r4"
+SECRET = "s3cr3t-token-value"
+TYPES = (
+    "Patient",
+    "Condition",
+    "Observation",
+    "MedicationStatement",
+    "ImagingStudy",
+    "DiagnosticReport",
+)
+
+
+def capability(
+    update_create: bool = True,
+    conditional: bool = True,
+    interactions: tuple[str, ...] = ("transaction", "batch"),
+) -> dict[str, Any]:
+    return {
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "kind": "instance",
+        "fhirVersion": "4.0.1",
+        "format": ["json"],
+        "rest": [
+            {
+                "mode": "server",
+                "interaction": [{"code": c} for c in interactions],
+                "resource": [
+                    {
+                        "type": t,
+                        "updateCreate": update_create,
+                        "conditionalCreate": conditional,
+                        "searchParam": [{"name": "identifier", "type": "token"}],
+                    }
+                    for t in TYPES
+                ],
+            }
+        ],
+    }
+
+
+def tx_response(bundle: dict[str, Any], status: str = "201 Created") -> dict[str, Any]:
+    return {
+        "resourceType": "Bundle",
+        "type": "transaction-response",
+        "entry": [
+            {
+                "response": {
+                    "status": status,
+                    "location": f"{e['resource']['resourceType']}/srv{i}/_history/1",
+                    "etag": 'W/"1"',
+                }
+            }
+            for i, e in enumerate(bundle["entry"])
+        ],
+    }
+
+
+@pytest.fixture
+def scripted_server() -> Any:
+    """Start a loopback HTTP server answering from a script; yields a factory (base, hits)."""
+    import http.server
+    import threading
+
+    servers: list[Any] = []
+
+    def start(script: list[tuple[Any, dict[str, str], bytes]]) -> tuple[str, list[str]]:
+        hits: list[str] = []
+        steps = iter(script)
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                hits.append(self.path)
+                status, headers, body = next(steps)
+                if status == "reset":
+                    self.connection.shutdown(2)  # drop the connection without an answer
+                    return
+                self.send_response(int(status))
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        servers.append(srv)
+        return f"http://127.0.0.1:{srv.server_address[1]}/fhir", hits
+
+    yield start
+    for srv in servers:
+        srv.shutdown()
+
+
+def client(**kw: Any) -> FhirClient:
+    kw.setdefault("backoff", 0.0)
+    return FhirClient(BASE, **kw)
+
+
+@pytest.fixture
+def seed() -> dict[str, Any]:
+    return convert("fixtures/t2dm-metformin.case.yaml")
+
+
+@responses.activate
+def test_transaction_response_is_mapped_per_entry(seed: dict[str, Any]) -> None:
+    responses.get(f"{BASE}/metadata", json=capability())
+    responses.post(BASE, json=tx_response(seed))
+    result = post(seed, client=client())
+    assert result.ok and result.strategy == "put"
+    assert [(e.status, e.id, e.version) for e in result.entries] == [
+        (201, f"srv{i}", "1") for i in range(len(seed["entry"]))
+    ]
+    sent = json.loads(responses.calls[1].request.body)
+    assert sent["type"] == "transaction"
+    assert all(e["request"]["method"] == "PUT" for e in sent["entry"])
+    h = responses.calls[1].request.headers
+    assert h["Content-Type"] == "application/fhir+json" and h["Accept"] == "application/fhir+json"
+    assert h["User-Agent"].startswith("fhir-adapter/") and h["Prefer"] == "return=representation"
+    assert "gzip" in h["Accept-Encoding"]
+
+
+@responses.activate
+def test_conditional_create_when_server_cannot_update_create(seed: dict[str, Any]) -> None:
+    responses.get(f"{BASE}/metadata", json=capability(update_create=False))
+    responses.post(BASE, json=tx_response(seed, "200 OK"))
+    result = post(seed, client=client())
+    assert result.strategy == "conditional-create" and result.ok
+    sent = json.loads(responses.calls[1].request.body)
+    assert all(
+        e["request"]["ifNoneExist"].startswith("identifier=urn:ietf:rfc:3986|")
+        for e in sent["entry"]
+    )
+    assert not any(e.created for e in result.entries)  # 200: matched existing resources
+
+
+@responses.activate
+def test_capability_statement_is_read_once_and_missing_transaction_is_explained(
+    seed: dict[str, Any],
+) -> None:
+    responses.get(f"{BASE}/metadata", json=capability(interactions=("batch",)))
+    c = client()
+    with pytest.raises(DeliveryError, match="does not support transaction.*--mode batch"):
+        post(seed, client=c)
+    with pytest.raises(DeliveryError):
+        post(seed, client=c)
+    assert len([x for x in responses.calls if x.request.url.endswith("/metadata")]) == 1
+
+
+@responses.activate
+@pytest.mark.parametrize("status", [400, 422])
+def test_rejected_transaction_carries_the_operation_outcome(
+    seed: dict[str, Any], status: int
+) -> None:
+    responses.get(f"{BASE}/metadata", json=capability())
+    oo = {
+        "resourceType": "OperationOutcome",
+        "issue": [
+            {"severity": "error", "code": "invalid", "diagnostics": "Observation.status is bad"}
+        ],
+    }
+    responses.post(BASE, json=oo, status=status)
+    result = post(seed, client=client())
+    assert not result.ok
+    assert {e.status for e in result.entries} == {status}
+    assert "Observation.status is bad" in result.to_table()
+    assert len([c for c in responses.calls if c.request.method == "POST"]) == 1  # never retried
+
+
+@responses.activate
+def test_412_multiple_matches_is_reported_not_retried(seed: dict[str, Any]) -> None:
+    responses.get(f"{BASE}/metadata", json=capability(update_create=False))
+    responses.post(
+        BASE,
+        json={
+            "resourceType": "OperationOutcome",
+            "issue": [
+                {
+                    "severity": "error",
+                    "code": "multiple-matches",
+                    "diagnostics": "criteria matched 2",
+                }
+            ],
+        },
+        status=412,
+    )
+    result = post(seed, client=client())
+    assert {e.status for e in result.entries} == {412}
+    assert len([c for c in responses.calls if c.request.method == "POST"]) == 1
+
+
+@responses.activate
+def test_503_then_success_is_retried_for_idempotent_bundles(seed: dict[str, Any]) -> None:
+    responses.get(f"{BASE}/metadata", json=capability())
+    responses.post(BASE, status=503)
+    responses.post(BASE, json=tx_response(seed))
+    result = post(seed, client=client())
+    assert result.ok
+    assert len([c for c in responses.calls if c.request.method == "POST"]) == 2
+
+
+def test_429_honours_retry_after_seconds_and_http_date(scripted_server: Any) -> None:
+    """Real urllib3 retries against a loopback server: waits as long as Retry-After says."""
+    base, hits = scripted_server(
+        [
+            (429, {"Retry-After": "1"}, b""),
+            (429, {"Retry-After": formatdate(time.time() + 2, usegmt=True)}, b""),
+            (200, {"Content-Type": "application/fhir+json"}, json.dumps(capability()).encode()),
+        ]
+    )
+    t0 = time.monotonic()
+    assert FhirClient(base, backoff=0.0).capabilities()["resourceType"] == "CapabilityStatement"
+    assert time.monotonic() - t0 >= 1.5
+    assert len(hits) == 3
+
+
+def test_503_then_success_and_connection_reset_on_a_real_socket(scripted_server: Any) -> None:
+    base, hits = scripted_server(
+        [
+            ("reset", {}, b""),
+            (503, {}, b""),
+            (200, {"Content-Type": "application/fhir+json"}, json.dumps(capability()).encode()),
+        ]
+    )
+    assert FhirClient(base, backoff=0.0).capabilities()["resourceType"] == "CapabilityStatement"
+    assert len(hits) == 3
+
+
+@responses.activate
+def test_retry_after_beyond_the_budget_gives_up(seed: dict[str, Any]) -> None:
+    responses.get(f"{BASE}/metadata", json=capability())
+    responses.post(BASE, status=429, headers={"Retry-After": "3600"})
+    t0 = time.monotonic()
+    result = post(seed, client=client(retry_budget=5))
+    assert time.monotonic() - t0 < 5
+    assert {e.status for e in result.entries} == {429}
+
+
+@responses.activate
+def test_non_idempotent_post_is_not_retried_after_the_server_answered(seed: dict[str, Any]) -> None:
+    responses.get(f"{BASE}/metadata", json=capability(update_create=False, conditional=False))
+    plain = json.loads(json.dumps(seed))
+    for e in plain["entry"]:
+        e["request"].pop("ifNoneExist")
+    responses.post(BASE, status=503)
+    with pytest.raises(DeliveryError, match="neither conditional create nor update-as-create"):
+        post(plain, client=client())
+    c = client()
+    responses.post(f"{BASE}/Patient", status=503)
+    resp = c.request("POST", "Patient", body={"resourceType": "Patient"})
+    assert resp.status_code == 503
+    assert len([x for x in responses.calls if x.request.url == f"{BASE}/Patient"]) == 1
+
+
+@responses.activate
+def test_timeouts_and_connection_resets_become_clear_errors() -> None:
+    responses.get(f"{BASE}/metadata", body=requests.exceptions.ConnectTimeout("slow"))
+    with pytest.raises(DeliveryError, match=r"fhir.example.org/r4: GET .*metadata: timed out"):
+        client().capabilities()
+    responses.replace(
+        responses.GET, f"{BASE}/metadata", body=requests.exceptions.ConnectionError("reset by peer")
+    )
+    with pytest.raises(DeliveryError, match="connection failed"):
+        client().capabilities()
+
+
+@responses.activate
+@pytest.mark.parametrize(
+    ("body", "ctype", "match"),
+    [
+        ("<html><body>502 Bad Gateway</body></html>", "text/html", "an HTML page"),
+        (
+            '{"resourceType": "Bundle", "type": "transaction-resp',
+            "application/fhir+json",
+            "malformed JSON",
+        ),
+        (
+            '{"resourceType": "Bundle", "type": "searchset"}',
+            "application/fhir+json",
+            "expected a transaction-response Bundle",
+        ),
+        (
+            '{"resourceType": "Bundle", "type": "transaction-response", "entry": []}',
+            "application/fhir+json",
+            "the response has 0 entries",
+        ),
+        (
+            '{"resourceType": "Bundle", "type": "transaction-response", "entry": [{}, {}, {}, {}, {}]}',
+            "application/fhir+json",
+            "has no 'response'",
+        ),
+    ],
+)
+def test_malformed_answers_name_server_and_request(
+    seed: dict[str, Any], body: str, ctype: str, match: str
+) -> None:
+    responses.get(f"{BASE}/metadata", json=capability())
+    responses.post(BASE, body=body, content_type=ctype)
+    with pytest.raises(DeliveryError, match=match) as info:
+        post(seed, client=client())
+    assert BASE in str(info.value) and "POST" in str(info.value)
+
+
+@responses.activate
+def test_bearer_token_is_sent_but_never_shown(
+    seed: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MY_TOKEN", SECRET)
+    auth = BearerToken.from_env("MY_TOKEN")
+    responses.get(
+        f"{BASE}/metadata",
+        json=capability(),
+        match=[matchers.header_matcher({"Authorization": f"Bearer {SECRET}"})],
+    )
+    responses.post(BASE, body="<html>oops</html>", content_type="text/html", status=500)
+    c = client(auth=auth)
+    with pytest.raises(DeliveryError) as info:
+        post(seed, client=c)
+    for text in (str(info.value), repr(c), repr(auth), auth.describe()):
+        assert SECRET not in text
+
+
+def test_credentials_over_plain_http_are_refused_except_loopback() -> None:
+    auth = BearerToken(SECRET)
+    with pytest.raises(ConfigError, match="plain http") as info:
+        FhirClient("http://ehr.example.org/fhir", auth=auth)
+    assert SECRET not in str(info.value)
+    FhirClient("http://127.0.0.1:8080/fhir", auth=auth).close()
+    FhirClient("http://localhost/fhir", auth=auth).close()
+
+
+def _pem() -> str:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP384R1())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+
+
+@responses.activate
+def test_smart_backend_services_token_is_cached_and_refreshed_once_on_401() -> None:
+    import jwt
+
+    pem = _pem()
+    responses.get(
+        f"{BASE}/.well-known/smart-configuration",
+        json={"token_endpoint": "https://auth.example.org/token"},
+    )
+    tokens = iter(["tok-1", "tok-2"])
+
+    def token_cb(request: Any) -> tuple[int, dict[str, str], str]:
+        form = dict(x.split("=", 1) for x in request.body.split("&"))
+        assertion = requests.utils.unquote(form["client_assertion"])
+        header = jwt.get_unverified_header(assertion)
+        claims = jwt.decode(assertion, options={"verify_signature": False})
+        assert header["alg"] == "ES384" and claims["iss"] == claims["sub"] == "my-client"
+        assert claims["aud"] == "https://auth.example.org/token"
+        return (
+            200,
+            {},
+            json.dumps({"access_token": next(tokens), "expires_in": 300, "token_type": "bearer"}),
+        )
+
+    responses.add_callback(responses.POST, "https://auth.example.org/token", callback=token_cb)
+    responses.get(
+        f"{BASE}/metadata",
+        status=401,
+        match=[matchers.header_matcher({"Authorization": "Bearer tok-1"})],
+    )
+    responses.get(
+        f"{BASE}/metadata",
+        json=capability(),
+        match=[matchers.header_matcher({"Authorization": "Bearer tok-2"})],
+    )
+    auth = SmartBackendAuth(BASE, "my-client", pem, alg="ES384")
+    c = client(auth=auth)
+    assert c.capabilities()["resourceType"] == "CapabilityStatement"
+    assert len([x for x in responses.calls if "token" in x.request.url]) == 2
+    assert pem not in repr(auth) and "tok-2" not in repr(auth)
+
+
+def test_invalid_bundle_is_refused_before_sending(seed: dict[str, Any]) -> None:
+    bad = json.loads(json.dumps(seed))
+    bad["entry"][0]["resource"]["gender"] = "woman"
+    with responses.RequestsMock() as rsps, pytest.raises(InvalidBundle, match="nothing was sent"):
+        post(bad, client=client())
+    assert len(rsps.calls) == 0
+
+
+def test_dry_run_prints_requests_without_secrets(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MY_TOKEN", SECRET)
+    with responses.RequestsMock() as rsps:
+        code = main(
+            [
+                "post",
+                "--dry-run",
+                "--server",
+                BASE,
+                "--token-env",
+                "MY_TOKEN",
+                "fixtures/t2dm-metformin.case.yaml",
+            ]
+        )
+        assert len(rsps.calls) == 0
+    out = capsys.readouterr().out
+    assert (
+        code == 0
+        and "would send to" in out
+        and "PUT Patient/" in out
+        and "Bearer token (redacted)" in out
+    )
+    assert SECRET not in out
+
+
+def test_server_resolution_order(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    from fhir_adapter.client import resolve_server
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("FHIR_SERVER", raising=False)
+    monkeypatch.delenv("FHIR_ADAPTER_CONFIG", raising=False)
+    assert resolve_server() == "https://hapi.fhir.org/baseR4"
+    (tmp_path / "fhir-adapter.yaml").write_text("server: https://cfg.example.org/fhir\n")
+    assert resolve_server() == "https://cfg.example.org/fhir"
+    monkeypatch.setenv("FHIR_SERVER", "https://env.example.org/fhir")
+    assert resolve_server() == "https://env.example.org/fhir"
+    assert resolve_server("https://arg.example.org") == "https://arg.example.org"
+
+
+@responses.activate
+def test_cli_post_prints_table_and_exit_code(
+    seed: dict[str, Any], capsys: pytest.CaptureFixture[str], tmp_path: Any
+) -> None:
+    path = tmp_path / "b.json"
+    path.write_text(json.dumps(seed))
+    responses.get(f"{BASE}/metadata", json=capability())
+    responses.post(BASE, json=tx_response(seed))
+    assert main(["post", str(path), "--server", BASE]) == 0
+    out = capsys.readouterr().out
+    assert "entry  type" in out and "srv0" in out and "5 ok, 0 failed" in out
+    responses.replace(
+        responses.POST,
+        BASE,
+        json={
+            "resourceType": "OperationOutcome",
+            "issue": [{"severity": "error", "code": "invalid"}],
+        },
+        status=400,
+    )
+    assert main(["post", str(path), "--server", BASE]) == 1
