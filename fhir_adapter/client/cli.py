@@ -103,7 +103,11 @@ def run(args: argparse.Namespace) -> int:
             )
         # Offline: show the preferred strategy; with --strategy auto the server's capabilities may
         # still select conditional create (see fhir_adapter.client.delivery).
-        strategy = "conditional-create" if args.strategy == "conditional-create" and args.mode != "batch" else "put"
+        strategy = (
+            "conditional-create"
+            if args.strategy == "conditional-create" and args.mode != "batch"
+            else "put"
+        )
         sent = prepare(bundle, args.mode, strategy) if args.mode != "each" else bundle
         auth_text = auth.describe() if auth is not None else "none"
         print(

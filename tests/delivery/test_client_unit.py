@@ -169,7 +169,7 @@ def test_capability_statement_is_read_once_and_missing_transaction_is_explained(
 ) -> None:
     responses.get(f"{BASE}/metadata", json=capability(interactions=("batch",)))
     c = client()
-    with pytest.raises(DeliveryError, match="does not support transaction.*--mode batch"):
+    with pytest.raises(DeliveryError, match=r"does not support transaction.*--mode batch"):
         post(seed, client=c)
     with pytest.raises(DeliveryError):
         post(seed, client=c)
