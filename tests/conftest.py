@@ -15,6 +15,12 @@ from fhir_adapter.paths import FIXTURES_DIR, SEED_CASE
 SECOND_CASE = FIXTURES_DIR / "t2dm-metformin.case.yaml"
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--run-internet", action="store_true", help="run tests that need the public internet"
+    )
+
+
 @pytest.fixture(scope="session")
 def seed_case() -> Case:
     return load_case(SEED_CASE)

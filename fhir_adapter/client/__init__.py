@@ -1,30 +1,39 @@
 """Delivery to FHIR servers and EHR sandboxes: ``post()`` and :class:`FhirClient`.
 
-Server resolution: the ``server`` argument, else ``$FHIR_SERVER``, else ``server:`` in the config
-file (``$FHIR_ADAPTER_CONFIG`` or ``./fhir-adapter.yaml``), else the public HAPI R4 test server.
+Names are imported on first use so that ``fhir-adapter --help`` does not load ``requests``.
 """
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-from typing import Any
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
-from fhir_adapter.client.auth import Auth, BasicAuth, BearerToken, SmartBackendAuth
-from fhir_adapter.client.delivery import (
-    MODES,
-    STRATEGIES,
-    InvalidBundle,
-    choose_strategy,
-    load_bundle,
-    prepare,
-    verify,
-)
-from fhir_adapter.client.errors import ConfigError, DeliveryError
-from fhir_adapter.client.result import EntryResult, PostResult
-from fhir_adapter.client.session import DEFAULT_SERVER, FhirClient
+_LAZY = {
+    "post": "fhir_adapter.client.api",
+    "resolve_server": "fhir_adapter.client.api",
+    "FhirClient": "fhir_adapter.client.session",
+    "DEFAULT_SERVER": "fhir_adapter.client.session",
+    "PostResult": "fhir_adapter.client.result",
+    "EntryResult": "fhir_adapter.client.result",
+    "Auth": "fhir_adapter.client.auth",
+    "BasicAuth": "fhir_adapter.client.auth",
+    "BearerToken": "fhir_adapter.client.auth",
+    "SmartBackendAuth": "fhir_adapter.client.auth",
+    "ConfigError": "fhir_adapter.client.errors",
+    "DeliveryError": "fhir_adapter.client.errors",
+    "InvalidBundle": "fhir_adapter.client.delivery",
+}
+
+if TYPE_CHECKING:  # pragma: no cover
+    from fhir_adapter.client.api import post, resolve_server
+    from fhir_adapter.client.auth import Auth, BasicAuth, BearerToken, SmartBackendAuth
+    from fhir_adapter.client.delivery import InvalidBundle
+    from fhir_adapter.client.errors import ConfigError, DeliveryError
+    from fhir_adapter.client.result import EntryResult, PostResult
+    from fhir_adapter.client.session import DEFAULT_SERVER, FhirClient
 
 __all__ = [
+    "DEFAULT_SERVER",
     "Auth",
     "BasicAuth",
     "BearerToken",
@@ -40,88 +49,10 @@ __all__ = [
 ]
 
 
-def _config() -> dict[str, Any]:
-    path = Path(os.environ.get("FHIR_ADAPTER_CONFIG") or "fhir-adapter.yaml")
-    if not path.is_file():
-        return {}
-    import yaml
-
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as err:
-        raise ConfigError(f"malformed YAML: {err}", file=str(path)) from None
-    if not isinstance(data, dict):
-        raise ConfigError(
-            "config must be a mapping", file=str(path), fix="e.g. server: https://..."
-        )
-    return data
-
-
-def resolve_server(server: str | None = None) -> str:
-    """The server base URL to use (argument, $FHIR_SERVER, config file, or public HAPI R4)."""
-    return server or os.environ.get("FHIR_SERVER") or str(_config().get("server") or DEFAULT_SERVER)
-
-
-def post(
-    bundle_or_case: Any = None,
-    server: str | None = None,
-    mode: str = "transaction",
-    *,
-    client: FhirClient | None = None,
-    auth: Auth | None = None,
-    strategy: str = "auto",
-    validate: bool = True,
-    verify_readback: bool = False,
-) -> PostResult:
-    """Send a bundle (or a case, converted first) to a FHIR server; returns every entry's outcome.
-
-    The bundle is validated offline first and refused (:class:`InvalidBundle`) if invalid,
-    unless ``validate=False``. ``mode`` is ``transaction`` (all or nothing), ``batch``
-    (independent entries) or ``each`` (one request per resource, references rewritten to
-    server ids). Re-posting the same case creates no duplicates (see ``delivery`` strategies).
-    With ``verify_readback`` every resource is read back and differences are recorded.
-    """
-    if mode not in MODES:
-        raise ConfigError(
-            f"unknown mode {mode!r}", field="mode", fix=f"use one of: {', '.join(MODES)}"
-        )
-    if strategy not in STRATEGIES:
-        raise ConfigError(
-            f"unknown strategy {strategy!r}",
-            field="strategy",
-            fix=f"use one of: {', '.join(STRATEGIES)}",
-        )
-    bundle = load_bundle(bundle_or_case)
-    if validate:
-        from fhir_adapter.validation import validate as run_validation
-
-        report = run_validation(bundle)
-        if not report.ok:
-            raise InvalidBundle(report)
-    own = client is None
-    client = client or FhirClient(resolve_server(server), auth=auth)
-    try:
-        if mode in ("transaction", "batch") and not client.supports(mode):
-            alt = "batch" if mode == "transaction" and client.supports("batch") else "each"
-            raise DeliveryError(
-                f"the server does not support {mode} (CapabilityStatement); try --mode {alt}",
-                server=client.base_url,
-                request="GET metadata",
-            )
-        chosen = choose_strategy(client, bundle, mode, strategy)
-        from fhir_adapter.client.delivery import _send_bundle, _send_each
-
-        if mode == "each":
-            result = _send_each(
-                client,
-                prepare(bundle, "transaction", chosen) if chosen == "put" else bundle,
-                chosen,
-            )
-        else:
-            result = _send_bundle(client, prepare(bundle, mode, chosen), mode, chosen)
-        if verify_readback:
-            verify(client, bundle, result)
-        return result
-    finally:
-        if own:
-            client.close()
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'fhir_adapter.client' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value

@@ -233,7 +233,7 @@ def test_429_honours_retry_after_seconds_and_http_date(scripted_server: Any) -> 
     base, hits = scripted_server(
         [
             (429, {"Retry-After": "1"}, b""),
-            (429, {"Retry-After": formatdate(time.time() + 2, usegmt=True)}, b""),
+            (429, {"Retry-After": formatdate(time.time() + 3, usegmt=True)}, b""),
             (200, {"Content-Type": "application/fhir+json"}, json.dumps(capability()).encode()),
         ]
     )
