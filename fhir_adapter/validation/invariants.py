@@ -20,6 +20,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from fhir_adapter.validation.fastpath import compile_fast
 from fhir_adapter.validation.report import Issue
 from fhir_adapter.validation.tables import tables
 
@@ -53,7 +54,7 @@ _OPTIONS = {"traceFn": lambda *args: None}  # FHIRPath trace() must not print
 
 
 class _Compiled:
-    __slots__ = ("empty_result", "fn", "key", "local", "message", "names", "severity")
+    __slots__ = ("empty_result", "fast", "fn", "key", "local", "message", "names", "severity")
 
     def __init__(self, key: str, severity: str, human: str, expression: str) -> None:
         from fhirpathpy import compile as fp_compile
@@ -65,6 +66,7 @@ class _Compiled:
         self.fn: Callable[..., list[Any]] = fp_compile(expression, models["r4"], _OPTIONS)
         self.local = not any(f in expression for f in _FUNCS_NOT_LOCAL)
         self.names = frozenset(_NAMES.findall(re.sub(r"'[^']*'", "", expression)))
+        self.fast = compile_fast(expression) if "%" not in expression.split(" or ")[0] else None
         self.empty_result: bool | None = None
         if self.local:
             try:
@@ -146,6 +148,8 @@ class Invariants:
         for c in self._get(key):
             if c.local and not (present & c.names):
                 ok = c.empty_result
+            elif c.fast is not None and (decided := c.fast(node)) is not None:
+                ok = decided
             else:
                 try:
                     ok = _truthy(
