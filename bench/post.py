@@ -52,8 +52,10 @@ def main() -> None:
             with FhirClient(base) as client:
                 original = client.json
 
-                def spy(resp: Any, label: str, _orig: Any = original) -> Any:
-                    captured.append(resp)
+                def spy(
+                    resp: Any, label: str, _orig: Any = original, _seen: list[Any] = captured
+                ) -> Any:
+                    _seen.append(resp)
                     return _orig(resp, label)
 
                 client.json = spy  # type: ignore[method-assign]
