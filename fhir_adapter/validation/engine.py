@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -22,6 +23,7 @@ from fhir_adapter.validation.tables import choice_names, tables, valueset
 LAYERS = (
     "json",
     "structure",
+    "extensions",
     "primitives",
     "bindings",
     "codes",
@@ -36,12 +38,18 @@ _INT_RANGE = {
     "positiveInt": (1, 2**31 - 1),
 }
 _REF = re.compile(
-    r"^(#[A-Za-z0-9\-.]{1,64}|urn:uuid:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+    r"^(#[A-Za-z0-9\-.]{1,64}|urn:uuid:\S+"
     r"|urn:oid:[0-2](\.(0|[1-9][0-9]*))+"
     r"|((https?://[^\s]+/)?[A-Z][A-Za-z]+/[A-Za-z0-9\-.]{1,64}(/_history/[A-Za-z0-9\-.]{1,64})?)"
     r"|https?://\S+)$"
 )
 _XHTML_NS = "{http://www.w3.org/1999/xhtml}"
+_ABSOLUTE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
+_HTML_TAG = re.compile(r"<[A-Za-z][A-Za-z0-9]*(\s[^<>]*)?/?>")
+MAX_STRING = 1024 * 1024
+_RESTFUL = re.compile(
+    r"/([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_history/[A-Za-z0-9\-.]{1,64})?$"
+)
 # Elements and attributes the R4 narrative rules (Narrative.div, txt-1) allow: basic HTML, no
 # active content. Hand-written: it is the spec's own short list, not a general HTML sanitizer.
 _XHTML_ELEMENTS = frozenset(
@@ -180,6 +188,7 @@ class ResourceScope:
 
     resource: dict[str, Any]
     path: str
+    container: dict[str, Any] | None = None
     refs: list[tuple[str, str, tuple[str, ...]]] = field(default_factory=list)
     contained_ids: set[str] = field(default_factory=set)
 
@@ -193,6 +202,7 @@ class Walker:
         self.types: dict[str, Any] = t["types"]
         self.primitives: dict[str, Any] = t["primitives"]
         self.resources = frozenset(t["resources"])
+        self.extensions: dict[str, Any] = t.get("extensions", {})
         self.do_structure = "structure" in layers
         self.do_prim = "primitives" in layers
         self.do_bind = "bindings" in layers
@@ -210,7 +220,12 @@ class Walker:
     # ------------------------------------------------------------------ resources
 
     def resource(
-        self, node: Any, path: str, issues: list[Issue], root: dict[str, Any] | None = None
+        self,
+        node: Any,
+        path: str,
+        issues: list[Issue],
+        root: dict[str, Any] | None = None,
+        container: dict[str, Any] | None = None,
     ) -> None:
         """Validate one resource (and everything inside it) at ``path``."""
         if not isinstance(node, dict):
@@ -249,7 +264,7 @@ class Walker:
                 )
             )
             return
-        scope = ResourceScope(node, path)
+        scope = ResourceScope(node, path, container)
         root = root or node
         start = len(issues)
         self.obj(node, rt, path, issues, scope, root)
@@ -476,7 +491,8 @@ class Walker:
                 self._primitive(item, t, prim["json"], p, issues)
             return
         if t in ("Resource", "DomainResource") or t in self.resources:
-            self.resource(item, p, issues, root)
+            contained = ".contained[" in p[len(scope.path) :]
+            self.resource(item, p, issues, root, scope.resource if contained else None)
             return
         if not isinstance(item, dict):
             if self.do_structure:
@@ -505,6 +521,10 @@ class Walker:
             self._quantity(item, p, issues)
         elif t == "Narrative" and self.do_prim:
             self._narrative(item, p, issues)
+        elif t == "Period" and self.do_inv:
+            _period(item, p, issues)
+        elif t == "Attachment" and self.do_prim:
+            _attachment(item, p, issues)
 
     # ------------------------------------------------------------------ primitives
 
@@ -576,6 +596,28 @@ class Walker:
             return
         if t == "xhtml":
             return  # checked with its Narrative
+        if len(v) > MAX_STRING and t != "base64Binary":
+            issues.append(
+                Issue(
+                    "error",
+                    "primitive",
+                    p,
+                    "value is longer than the maximum of 1 MB",
+                    family="primitive",
+                )
+            )
+            return
+        if t == "markdown" and _HTML_TAG.search(v):
+            issues.append(
+                Issue(
+                    "warning",
+                    "primitive",
+                    p,
+                    "markdown contains what looks like an embedded HTML tag",
+                    "escape the < or remove the tag; presentation layers escape HTML in markdown",
+                    family="primitive",
+                )
+            )
         if v != v.strip() and t not in ("string", "markdown", "base64Binary"):
             issues.append(
                 Issue(
@@ -662,6 +704,38 @@ class Walker:
     def _extension(self, ext: dict[str, Any], p: str, issues: list[Issue]) -> None:
         if not self.do_structure:
             return
+        url = ext.get("url")
+        if isinstance(url, str) and "extensions" in self.layers and not _nested_extension(p):
+            known = self.extensions.get(url)
+            # HL7's cross-version (/fhir/5.0/...) and tooling extensions are known to the official
+            # validator without an IG; only core-namespace and foreign URLs must resolve here.
+            hl7_other = url.startswith("http://hl7.org/fhir/") and not url.startswith(
+                "http://hl7.org/fhir/StructureDefinition/"
+            )
+            if known is None and not hl7_other:
+                issues.append(
+                    Issue(
+                        "error",
+                        "extension",
+                        p,
+                        f"extension {url} is unknown (not an R4 core extension), so it is not allowed here",
+                        "use a core extension, or validate against the IG that defines it (or --skip extensions)",
+                        family="structure",
+                    )
+                )
+            elif known is not None and known["types"]:
+                allowed = {a[0].upper() + a[1:] for a in known["types"]}
+                for k in ext:
+                    if k.startswith("value") and k[5:6].isupper() and k[5:] not in allowed:
+                        issues.append(
+                            Issue(
+                                "error",
+                                "extension",
+                                f"{p}.{k}",
+                                f"extension {url} allows value types {', '.join(known['types'])}, not {k[5:]}",
+                                family="structure",
+                            )
+                        )
         if "url" not in ext:
             issues.append(
                 Issue(
@@ -689,6 +763,18 @@ class Walker:
     def _coding(self, c: dict[str, Any], p: str, issues: list[Issue]) -> None:
         system, code = c.get("system"), c.get("code")
         if not isinstance(system, str):
+            return
+        if not _ABSOLUTE.match(system):
+            issues.append(
+                Issue(
+                    "error",
+                    "code-system",
+                    f"{p}.system",
+                    f"Coding.system {system!r} must be an absolute URI, not a local reference",
+                    "use the code system's canonical URI",
+                    family="code",
+                )
+            )
             return
         canonical = cs.NON_CANONICAL.get(system)
         if canonical:
@@ -894,7 +980,7 @@ class Walker:
     # ------------------------------------------------------------------ references
 
     def _contained_refs(self, scope: ResourceScope, issues: list[Issue]) -> None:
-        res = scope.resource
+        res = scope.container or scope.resource
         raw = res.get("contained")
         contained: list[Any] = raw if isinstance(raw, list) else []
         ids = {c.get("id") for c in contained if isinstance(c, dict)}
@@ -932,6 +1018,10 @@ class Walker:
                     self._target_type(target.get("resourceType"), targets, p, issues)
             elif "/" in ref and not ref.startswith(("urn:", "http://", "https://")):
                 self._target_type(ref.split("/", 1)[0], targets, p, issues, literal=True)
+        if scope.container is not None:
+            return  # the container checks its own contained resources (dom-3)
+        if contained:
+            local |= {v[1:] for v in _strings(res) if v.startswith("#")}
         for i, c in enumerate(contained):
             if isinstance(c, dict) and c.get("id") not in local and not _refers_to_container(c):
                 issues.append(
@@ -1009,6 +1099,7 @@ class Walker:
         entries: list[Any] = raw if isinstance(raw, list) else []
         btype = b.get("type")
         full: dict[str, dict[str, Any]] = {}
+        seen: set[tuple[str, Any]] = set()
         for i, e in enumerate(entries):
             if not isinstance(e, dict):
                 continue
@@ -1016,11 +1107,19 @@ class Walker:
             fu, r = e.get("fullUrl"), e.get("resource")
             if self.do_bundle and isinstance(fu, str) and isinstance(r, dict):
                 rid, rt = r.get("id"), r.get("resourceType")
-                if fu.startswith("urn:uuid:") or fu.startswith("urn:oid:"):
-                    pass
-                elif rid and not re.search(
-                    rf"(^|/){re.escape(str(rt))}/{re.escape(str(rid))}(/_history/[^/]+)?$", fu
-                ):
+                rest = _RESTFUL.search(fu)
+                if not _ABSOLUTE.match(fu):
+                    issues.append(
+                        Issue(
+                            "error",
+                            "bundle",
+                            f"{ep}.fullUrl",
+                            f"fullUrl {fu!r} must be an absolute URL or a urn:uuid/urn:oid",
+                            "use <base>/<Type>/<id> or urn:uuid:<uuid>",
+                            family="bundle",
+                        )
+                    )
+                elif rid and rest and (rest.group(1), rest.group(2)) != (rt, rid):
                     issues.append(
                         Issue(
                             "error",
@@ -1031,21 +1130,41 @@ class Walker:
                             family="bundle",
                         )
                     )
-                if fu in full and btype != "history":
+                version = (
+                    (r.get("meta") or {}).get("versionId")
+                    if isinstance(r.get("meta"), dict)
+                    else None
+                )
+                if (fu, version) in seen and btype != "history":
                     issues.append(
                         Issue(
                             "error",
                             "bdl-7",
                             f"{ep}.fullUrl",
                             f"fullUrl {fu!r} is used by another entry",
-                            "give each entry its own fullUrl",
+                            "give each entry its own fullUrl (or distinct meta.versionId)",
                             family="invariant",
                         )
                     )
+                seen.add((fu, version))
             if self.do_bundle:
                 self._entry_rules(e, btype, ep, issues)
             if isinstance(fu, str) and isinstance(r, dict):
                 full.setdefault(fu, r)
+        links = b.get("link") if isinstance(b.get("link"), list) else []
+        if (
+            self.do_bundle
+            and sum(isinstance(x, dict) and x.get("relation") == "self" for x in links) > 1
+        ):
+            issues.append(
+                Issue(
+                    "error",
+                    "bundle",
+                    f"{path}.link",
+                    "the link relation 'self' can only occur once",
+                    family="bundle",
+                )
+            )
         if not self.do_refs or btype not in (
             "transaction",
             "batch",
@@ -1072,7 +1191,7 @@ class Walker:
                 target = full.get(key) or full.get(ref)
                 if target is not None:
                     self._target_type(target.get("resourceType"), targets, p, issues)
-                elif ref.startswith("urn:"):
+                elif ref.startswith("urn:") and btype in ("transaction", "batch", "document"):
                     issues.append(
                         Issue(
                             "error",
@@ -1091,6 +1210,85 @@ def _real_date(ymd: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _attachment(item: dict[str, Any], p: str, issues: list[Issue]) -> None:
+    """Attachment.size must equal the decoded length of Attachment.data when both are given."""
+    import base64
+    import binascii
+
+    data, size = item.get("data"), item.get("size")
+    if isinstance(data, str) and isinstance(size, int) and not isinstance(size, bool):
+        try:
+            actual = len(base64.b64decode(data, validate=False))
+        except (binascii.Error, ValueError):
+            return
+        if actual != size:
+            issues.append(
+                Issue(
+                    "error",
+                    "attachment",
+                    f"{p}.size",
+                    f"stated size {size} does not match the data's {actual} bytes",
+                    "correct size or data",
+                    family="structure",
+                )
+            )
+
+
+def _nested_extension(path: str) -> bool:
+    """Whether the extension at ``path`` sits inside another extension (its url is relative)."""
+    last = max(path.rfind(".extension["), path.rfind(".modifierExtension["))
+    return ".extension[" in path[:last] or ".modifierExtension[" in path[:last]
+
+
+def _per1_holds(start: Any, end: Any) -> bool:
+    """FHIRPath ``start <= end`` for dateTimes: compared up to the shared precision; equal up to
+    it with different precisions is 'unknown' (empty), which fails the constraint as in the
+    official validator."""
+    if not (isinstance(start, str) and isinstance(end, str)):
+        return True
+    if len(start) > 10 and len(end) > 10:
+        try:
+            a = _dt.datetime.fromisoformat(start.replace("Z", "+00:00"))
+            b = _dt.datetime.fromisoformat(end.replace("Z", "+00:00"))
+            if (a.tzinfo is None) != (b.tzinfo is None):
+                return True
+            return a <= b
+        except ValueError:
+            return True
+    da, db = start[:10], end[:10]
+    n = min(len(da), len(db))
+    if da[:n] != db[:n]:
+        return da[:n] < db[:n]
+    return len(start) == len(end)
+
+
+def _period(item: dict[str, Any], p: str, issues: list[Issue]) -> None:
+    """per-1: if present, start SHALL have a lower value than end."""
+    if not _per1_holds(item.get("start"), item.get("end")):
+        issues.append(
+            Issue(
+                "error",
+                "per-1",
+                p,
+                "If present, start SHALL have a lower value than end",
+                "make start earlier than end, at the same precision",
+                family="invariant",
+            )
+        )
+
+
+def _strings(node: Any) -> Iterator[str]:
+    """Every string value inside a JSON node."""
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, dict):
+        for v in node.values():
+            yield from _strings(v)
+    elif isinstance(node, list):
+        for v in node:
+            yield from _strings(v)
 
 
 def _refers_to_container(c: dict[str, Any]) -> bool:

@@ -241,7 +241,19 @@ def build(src: Path) -> dict[str, Any]:
         for c in c_list:
             if any(f in c[3] for f in OFFLINE_UNSUPPORTED):
                 c.append("offline-unsupported")
+    extensions = {}
+    for sd in _load(src, "extension-definitions.json"):
+        if sd.get("resourceType") != "StructureDefinition" or sd.get("type") != "Extension":
+            continue
+        value = next(
+            (el for el in sd["snapshot"]["element"] if el["id"] == "Extension.value[x]"), None
+        )
+        ext_types = (
+            [t["code"] for t in value.get("type", [])] if value and value.get("max") != "0" else []
+        )
+        extensions[sd["url"]] = {"types": ext_types}
     return {
+        "extensions": extensions,
         "fhirVersion": "4.0.1",
         "source": PACKAGE,
         "primitives": _primitives(type_sds),

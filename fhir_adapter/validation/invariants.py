@@ -4,7 +4,7 @@ Every constraint of every type and element is taken from the generated tables. E
 is compiled once, on first use. Natively checked elsewhere (and skipped here): ``ele-1`` (the JSON
 layer rejects empty elements), ``ext-1`` (structure), ``txt-1``/``txt-2`` (the engine's narrative
 check implements ``htmlChecks()``, which fhirpathpy lacks), ``dom-3`` and ``ref-1`` (the reference
-layer) and ``bdl-3/4/5/7/8`` (the bundle layer, which names the offending entry; these scan
+layer), ``per-1`` (date comparison across precisions) and ``bdl-3/4/5/7/8`` (the bundle layer, which names the offending entry; these scan
 every entry and are slow through the engine).
 Constraints that need a terminology server or other resources (``memberOf``, ``conformsTo``,
 ``resolve``) are marked ``offline-unsupported`` by the generator and skipped.
@@ -37,6 +37,7 @@ NATIVE = frozenset(
         "bdl-5",
         "bdl-7",
         "bdl-8",
+        "per-1",
     }
 )
 _NAMES = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -56,14 +57,13 @@ _OPTIONS = {"traceFn": lambda *args: None}  # FHIRPath trace() must not print
 class _Compiled:
     __slots__ = ("empty_result", "fast", "fn", "key", "local", "message", "names", "severity")
 
-    def __init__(self, key: str, severity: str, human: str, expression: str) -> None:
-        from fhirpathpy import compile as fp_compile
-        from fhirpathpy.models import models
-
+    def __init__(
+        self, key: str, severity: str, human: str, expression: str, base: str = ""
+    ) -> None:
         self.key = key
         self.severity = "error" if severity == "error" else "warning"
         self.message = human
-        self.fn: Callable[..., list[Any]] = fp_compile(expression, models["r4"], _OPTIONS)
+        self.fn: Callable[..., list[Any]] = _typed_compile(expression, base)
         self.local = not any(f in expression for f in _FUNCS_NOT_LOCAL)
         self.names = frozenset(_NAMES.findall(re.sub(r"'[^']*'", "", expression)))
         self.fast = compile_fast(expression) if "%" not in expression.split(" or ")[0] else None
@@ -103,6 +103,27 @@ def human(key: str) -> str:
     return key
 
 
+def _typed_compile(expression: str, base: str) -> Callable[..., list[Any]]:
+    """Parse once; evaluate with the node typed as ``base`` (a backbone path or datatype).
+
+    fhirpathpy's ``compile`` evaluates untyped, so ``value`` would not find ``valueQuantity`` on a
+    backbone element; its ``evaluate`` types the node with ``ResourceNode.create_node`` but
+    re-parses every call. This does both: one parse, typed evaluation.
+    """
+    from fhirpathpy import apply_parsed_path
+    from fhirpathpy.engine.nodes import ResourceNode
+    from fhirpathpy.models import models
+    from fhirpathpy.parser import parse
+
+    model = models["r4"]
+    parsed = parse(expression)
+    if not base or ("." not in base and base[0].isupper() and base in tables()["resources"]):
+        return lambda node, ctx=None: apply_parsed_path(node, parsed, ctx or {}, model, _OPTIONS)
+    return lambda node, ctx=None: apply_parsed_path(
+        ResourceNode.create_node(node, base), parsed, ctx or {}, model, _OPTIONS
+    )
+
+
 def _truthy(result: list[Any]) -> bool:
     # FHIRPath: an empty result or a single true means the constraint holds.
     return not result or result == [True] or (len(result) == 1 and result[0] is not False)
@@ -126,7 +147,7 @@ class Invariants:
             got = []
             for c in self._raw.get(key, ()):
                 try:
-                    got.append(_Compiled(*c))
+                    got.append(_Compiled(*c, base=key))
                 except Exception:
                     continue  # an expression fhirpathpy cannot parse: skipped (see tests)
             self._compiled[key] = got
@@ -166,7 +187,7 @@ class Invariants:
         for key, cons in self._raw.items():
             for c in cons:
                 try:
-                    _Compiled(*c)
+                    _Compiled(*c, base=key)
                     n += 1
                 except Exception as err:
                     failed.append((c[0], f"{key}: {err}"))

@@ -109,7 +109,14 @@ VALID = [
         },
         "contained": [{"resourceType": "Patient", "id": "pc", "gender": "male"}],
         "subject": {"reference": "#pc"},
-        "_status": {"extension": [{"url": "http://example.org/x", "valueString": "y"}]},
+        "_status": {
+            "extension": [
+                {
+                    "url": "http://hl7.org/fhir/StructureDefinition/data-absent-reason",
+                    "valueCode": "unknown",
+                }
+            ]
+        },
     },
 ]
 
