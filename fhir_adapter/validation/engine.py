@@ -1151,7 +1151,8 @@ class Walker:
                 self._entry_rules(e, btype, ep, issues)
             if isinstance(fu, str) and isinstance(r, dict):
                 full.setdefault(fu, r)
-        links = b.get("link") if isinstance(b.get("link"), list) else []
+        raw_links = b.get("link")
+        links: list[Any] = raw_links if isinstance(raw_links, list) else []
         if (
             self.do_bundle
             and sum(isinstance(x, dict) and x.get("relation") == "self" for x in links) > 1

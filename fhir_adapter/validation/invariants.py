@@ -147,7 +147,7 @@ class Invariants:
             got = []
             for c in self._raw.get(key, ()):
                 try:
-                    got.append(_Compiled(*c, base=key))
+                    got.append(_Compiled(c[0], c[1], c[2], c[3], base=key))
                 except Exception:
                     continue  # an expression fhirpathpy cannot parse: skipped (see tests)
             self._compiled[key] = got
@@ -187,7 +187,7 @@ class Invariants:
         for key, cons in self._raw.items():
             for c in cons:
                 try:
-                    _Compiled(*c, base=key)
+                    _Compiled(c[0], c[1], c[2], c[3], base=key)
                     n += 1
                 except Exception as err:
                     failed.append((c[0], f"{key}: {err}"))
