@@ -47,6 +47,9 @@ _XHTML_NS = "{http://www.w3.org/1999/xhtml}"
 _ABSOLUTE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
 _HTML_TAG = re.compile(r"<[A-Za-z][A-Za-z0-9]*(\s[^<>]*)?/?>")
 MAX_STRING = 1024 * 1024
+QUANTITY_TYPES = frozenset(
+    {"Quantity", "SimpleQuantity", "MoneyQuantity", "Age", "Count", "Distance", "Duration"}
+)
 _RESTFUL = re.compile(
     r"/([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_history/[A-Za-z0-9\-.]{1,64})?$"
 )
@@ -519,7 +522,7 @@ class Walker:
                 scope.refs.append((ref, p, tuple(row.get("targets", ()))))
         elif t == "Coding" and self.do_codes:
             self._coding(item, p, issues)
-        elif t == "Quantity" and self.do_codes:
+        elif t in QUANTITY_TYPES and self.do_codes:
             self._quantity(item, p, issues)
         elif t == "Narrative" and self.do_prim:
             self._narrative(item, p, issues)

@@ -45,8 +45,16 @@ def _load(src: Path, name: str) -> list[dict[str, Any]]:
     return [e["resource"] for e in data["entry"]]
 
 
+_PROFILED_TYPES = {
+    f"http://hl7.org/fhir/StructureDefinition/{n}": n for n in ("SimpleQuantity", "MoneyQuantity")
+}
+
+
 def _type_code(t: dict[str, Any]) -> str:
     code: str = t["code"]
+    for profile in t.get("profile", []):
+        if profile in _PROFILED_TYPES:
+            return _PROFILED_TYPES[profile]
     if code.startswith("http://hl7.org/fhirpath/System."):
         for ext in t.get("extension", []):
             if ext["url"] == FHIR_TYPE_EXT:
@@ -56,8 +64,13 @@ def _type_code(t: dict[str, Any]) -> str:
 
 
 def _element_rows(sd: dict[str, Any], types: dict[str, Any], constraints: dict[str, Any]) -> None:
+    # Constrained datatypes (SimpleQuantity, Age, Duration, ...) reuse Quantity's element ids;
+    # they get their own name so their rules (sqty-1, drt-1, ...) apply to their elements only.
+    rename = sd["id"] if sd.get("derivation") == "constraint" else None
     for el in sd["snapshot"]["element"]:
         path: str = el["id"]
+        if rename:
+            path = rename + path[len(sd["type"]) :]
         if ":" in path:
             continue
         cons = [
@@ -244,7 +257,8 @@ def build(src: Path) -> dict[str, Any]:
     type_sds = [
         sd
         for sd in _load(src, "profiles-types.json")
-        if sd["resourceType"] == "StructureDefinition" and sd.get("derivation") != "constraint"
+        if sd["resourceType"] == "StructureDefinition"
+        and (sd.get("derivation") != "constraint" or sd.get("type") == "Quantity")
     ]
     res_sds = [
         sd

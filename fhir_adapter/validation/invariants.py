@@ -51,7 +51,20 @@ _FUNCS_NOT_LOCAL = (
     "%ucum",
 )
 _CONTEXT = {"ucum": "http://unitsofmeasure.org"}
-_OPTIONS = {"traceFn": lambda *args: None}  # FHIRPath trace() must not print
+
+
+def _has_value(inputs: list[Any]) -> list[bool]:
+    """FHIRPath ``hasValue()``: one primitive with an actual value (not only extensions).
+
+    fhirpathpy does not implement it; R4 constraints such as bdl-10 and per-1 use it.
+    """
+    return [len(inputs) == 1 and inputs[0] is not None and not isinstance(inputs[0], (dict, list))]
+
+
+_OPTIONS = {
+    "traceFn": lambda *args: None,  # FHIRPath trace() must not print
+    "userInvocationTable": {"hasValue": {"fn": _has_value, "arity": {0: []}}},
+}
 
 
 class _Compiled:

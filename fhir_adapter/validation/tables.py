@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 DATA = Path(__file__).with_name("data") / "r4.json.gz"
+_JSON_TYPE_NAME = {"SimpleQuantity": "Quantity", "MoneyQuantity": "Quantity"}
 
 
 @cache
@@ -41,7 +42,8 @@ def choice_names(type_key: str) -> dict[str, tuple[str, str]]:
     for name, row in tables()["types"][type_key]["el"].items():
         if row.get("choice"):
             for t in row["types"]:
-                out[name + t[0].upper() + t[1:]] = (name, t)
+                json_type = _JSON_TYPE_NAME.get(t, t)  # profiled types keep their base's JSON name
+                out[name + json_type[0].upper() + json_type[1:]] = (name, t)
     return out
 
 
