@@ -13,6 +13,15 @@ from typing import Any
 from fhir_adapter.ids import URI_SYSTEM, business_identifier, resource_uuid
 
 BUNDLE_TYPES = ("transaction", "collection")
+#: The resource types fhir-adapter's mappers produce.
+SIX_TYPES = (
+    "Patient",
+    "Condition",
+    "Observation",
+    "MedicationStatement",
+    "ImagingStudy",
+    "DiagnosticReport",
+)
 
 
 def references(node: Any) -> Iterator[str]:

@@ -824,31 +824,13 @@ class Walker:
                     family="code",
                 )
             )
-        if system == cs.UCUM and not ucum_ok(code):
-            issues.append(
-                Issue(
-                    "error",
-                    "code-syntax",
-                    f"{p}.code",
-                    f"{code!r} is not valid UCUM",
-                    "use a UCUM code, e.g. mg/d",
-                    family="code",
-                )
-            )
+        if system == cs.UCUM:
+            _check_ucum(code, p, issues)
 
     def _quantity(self, q: dict[str, Any], p: str, issues: list[Issue]) -> None:
         code = q.get("code")
-        if q.get("system") == cs.UCUM and isinstance(code, str) and not ucum_ok(code):
-            issues.append(
-                Issue(
-                    "error",
-                    "code-syntax",
-                    f"{p}.code",
-                    f"{code!r} is not valid UCUM",
-                    "use a UCUM code, e.g. mg/d (not mg/day)",
-                    family="code",
-                )
-            )
+        if q.get("system") == cs.UCUM and isinstance(code, str):
+            _check_ucum(code, p, issues)
 
     def _narrative(self, n: dict[str, Any], p: str, issues: list[Issue]) -> None:
         div = n.get("div")
@@ -1216,6 +1198,22 @@ def _real_date(ymd: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _check_ucum(code: str, p: str, issues: list[Issue]) -> None:
+    """A ``code-syntax`` error at ``p.code`` when ``code`` is not valid UCUM."""
+    if not ucum_ok(code):
+        fix = "use a UCUM code, e.g. mg/d (not mg/day)"
+        issues.append(
+            Issue(
+                "error",
+                "code-syntax",
+                f"{p}.code",
+                f"{code!r} is not valid UCUM",
+                fix,
+                family="code",
+            )
+        )
 
 
 def _attachment(item: dict[str, Any], p: str, issues: list[Issue]) -> None:

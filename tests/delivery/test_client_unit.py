@@ -13,6 +13,7 @@ import responses
 from responses import matchers
 
 from fhir_adapter import convert
+from fhir_adapter.bundle import SIX_TYPES
 from fhir_adapter.cli import main
 from fhir_adapter.client import (
     BearerToken,
@@ -26,14 +27,7 @@ from fhir_adapter.client import (
 
 BASE = "https://fhir.example.org/r4"
 SECRET = "s3cr3t-token-value"
-TYPES = (
-    "Patient",
-    "Condition",
-    "Observation",
-    "MedicationStatement",
-    "ImagingStudy",
-    "DiagnosticReport",
-)
+TYPES = SIX_TYPES
 
 
 def capability(

@@ -9,6 +9,7 @@ import pytest
 import requests
 
 from fhir_adapter import convert, post
+from fhir_adapter.bundle import SIX_TYPES
 from fhir_adapter.client import FhirClient
 
 pytestmark = pytest.mark.server
@@ -24,14 +25,7 @@ def count(base: str, rtype: str) -> int:
     return n
 
 
-TYPES = (
-    "Patient",
-    "Condition",
-    "Observation",
-    "MedicationStatement",
-    "ImagingStudy",
-    "DiagnosticReport",
-)
+TYPES = SIX_TYPES
 
 
 def expected_counts(bundle: dict[str, Any]) -> dict[str, int]:
