@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -136,6 +137,9 @@ def test_cli_convert_writes_pretty_json_atomically(
     assert json.loads(text) == convert(SEED_CASE, bundle_type="collection")
     assert "collection bundle" in capsys.readouterr().err
     assert [p.name for p in tmp_path.iterdir()] == ["bundle.json"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask
 
 
 def test_cli_convert_to_stdout(capsys: pytest.CaptureFixture[str]) -> None:
