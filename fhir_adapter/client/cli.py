@@ -50,6 +50,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--smart-key", metavar="PEM", help="private key (RS384/ES384) for SMART Backend Services"
     )
     parser.add_argument("--smart-alg", choices=("RS384", "ES384"), default="RS384")
+    parser.add_argument(
+        "--prefer",
+        choices=("representation", "minimal", "OperationOutcome"),
+        default="representation",
+        help="Prefer: return=... header (default representation)",
+    )
     parser.add_argument("--ca-bundle", metavar="FILE", help="CA bundle for TLS verification")
     parser.add_argument(
         "--timeout", type=float, default=120.0, help="read timeout in seconds (default 120)"
@@ -128,7 +134,11 @@ def run(args: argparse.Namespace) -> int:
                 print(f"    {req.get('method')} {req.get('url')}  {req.get('ifNoneExist', '')}")
         return 0
     client = FhirClient(
-        server, auth=auth, verify=args.ca_bundle or True, timeout=(5.0, args.timeout)
+        server,
+        auth=auth,
+        verify=args.ca_bundle or True,
+        timeout=(5.0, args.timeout),
+        prefer=args.prefer,
     )
     with client:
         result = post(

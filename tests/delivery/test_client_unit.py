@@ -144,6 +144,16 @@ def test_transaction_response_is_mapped_per_entry(seed: dict[str, Any]) -> None:
 
 
 @responses.activate
+def test_prefer_header_is_configurable(seed: dict[str, Any], tmp_path: Any) -> None:
+    responses.get(f"{BASE}/metadata", json=capability())
+    responses.post(BASE, json=tx_response(seed))
+    path = tmp_path / "b.json"
+    path.write_text(json.dumps(seed))
+    assert main(["post", str(path), "--server", BASE, "--prefer", "minimal"]) == 0
+    assert responses.calls[1].request.headers["Prefer"] == "return=minimal"
+
+
+@responses.activate
 def test_conditional_create_when_server_cannot_update_create(seed: dict[str, Any]) -> None:
     responses.get(f"{BASE}/metadata", json=capability(update_create=False))
     responses.post(BASE, json=tx_response(seed, "200 OK"))
