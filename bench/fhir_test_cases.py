@@ -31,6 +31,7 @@ SKIP_KEYS = (
     "wrong-displays",
     "certificate",
     "noHtmlInMarkdown",
+    "examples",
     "profile",
     "profiles",
     "supporting",

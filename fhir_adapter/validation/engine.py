@@ -310,7 +310,7 @@ class Walker:
             if key == "resourceType" and tdef["kind"] == "resource":
                 continue
             if key[0] == "_":
-                self._primitive_companion(key, value, els, choices, path, issues, scope, root)
+                self._primitive_companion(key, value, tkey, choices, path, issues, scope, root)
                 continue
             row = els.get(key)
             tname = None
@@ -356,6 +356,11 @@ class Walker:
                     )
                 continue
             self._element(key, value, row, tname, f"{path}.{key}", tkey, issues, scope, root)
+        if "extensions" in self.layers and tkey != "Element":
+            for key in ("extension", "modifierExtension"):
+                exts = node.get(key)
+                if isinstance(exts, list):
+                    self._contexts(exts, tkey, path, f"{path}.{key}", scope, issues)
         if self.do_structure:
             for name, row in els.items():
                 if row["min"] > 0 and name not in node and f"_{name}" not in node:
@@ -662,7 +667,7 @@ class Walker:
         self,
         key: str,
         value: Any,
-        els: dict[str, Any],
+        tkey: str,
         choices: dict[str, tuple[str, str]],
         path: str,
         issues: list[Issue],
@@ -670,7 +675,7 @@ class Walker:
         root: dict[str, Any],
     ) -> None:
         name = key[1:]
-        row = els.get(name)
+        row = self.types[tkey]["el"].get(name)
         t = row["types"][0] if row else (choices.get(name, (None, None))[1])
         p = f"{path}.{key}"
         if t is None or t not in self.primitives:
@@ -703,8 +708,51 @@ class Walker:
                 )
                 continue
             self.obj(item, "Element", ip, issues, scope, root)
+            exts = item.get("extension")
+            if "extensions" in self.layers and isinstance(exts, list):
+                # the element is the primitive itself: its type, and <parent type>.<name>
+                owner = f"{path}.{name}"
+                self._contexts(exts, f"{tkey}.{name}", owner, f"{ip}.extension", scope, issues, t)
 
     # ------------------------------------------------------------------ datatypes
+
+    def _contexts(
+        self,
+        exts: list[Any],
+        tkey: str,
+        owner: str,
+        p: str,
+        scope: ResourceScope,
+        issues: list[Issue],
+        extra: str | None = None,
+    ) -> None:
+        """Each extension must be used where its definition's context allows."""
+        where = {tkey, "Element", extra or tkey}
+        if tkey in self.resources:
+            where |= {"Resource", "DomainResource", self.types[tkey].get("base", "")}
+        rel = re.sub(r"\[\d+\]", "", owner[len(scope.path) :])
+        where.add(scope.resource.get("resourceType", "") + rel)
+        for i, ext in enumerate(exts):
+            if not isinstance(ext, dict) or not isinstance(ext.get("url"), str):
+                continue
+            known = self.extensions.get(ext["url"])
+            contexts = known.get("context") if known else None
+            if not contexts or tkey == "Extension":
+                continue
+            allowed = [e for kind, e in contexts if kind == "element"]
+            if any(kind != "element" for kind, _ in contexts) or not allowed:
+                continue  # fhirpath/extension contexts: not checked offline
+            if not any(e in where for e in allowed):
+                issues.append(
+                    Issue(
+                        "error",
+                        "extension",
+                        f"{p}[{i}]",
+                        f"extension {ext['url']} is not allowed here (this element is {', '.join(sorted(x for x in where if x and x != 'Element'))}; allowed: {', '.join(allowed)})",
+                        "move the extension to an element its definition allows",
+                        family="structure",
+                    )
+                )
 
     def _extension(self, ext: dict[str, Any], p: str, issues: list[Issue]) -> None:
         if not self.do_structure:

@@ -303,7 +303,10 @@ def build(src: Path) -> dict[str, Any]:
         ext_types = (
             [t["code"] for t in value.get("type", [])] if value and value.get("max") != "0" else []
         )
-        extensions[sd["url"]] = {"types": ext_types}
+        contexts = [
+            [c.get("type", "element"), c.get("expression", "")] for c in sd.get("context", [])
+        ]
+        extensions[sd["url"]] = {"types": ext_types, "context": contexts}
     ucum_common = _ucum_common(vs_by_url)
     return {
         "ucum_common": ucum_common,

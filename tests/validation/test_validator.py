@@ -240,6 +240,35 @@ BAD = [
     ),
     (lambda r: r.pop("text"), "dom-6", "Observation"),
     (lambda r: r.update(_status="x"), "structure", "Observation._status"),
+    (
+        lambda r: r.update(extension=[{"url": "http://example.org/fhir/x", "valueString": "y"}]),
+        "extension",
+        "Observation.extension[0]",
+    ),
+    (
+        lambda r: r.update(
+            extension=[
+                {
+                    "url": "http://hl7.org/fhir/StructureDefinition/data-absent-reason",
+                    "valueString": "y",
+                }
+            ]
+        ),
+        "extension",
+        "Observation.extension[0].valueString",
+    ),
+    (
+        lambda r: r.update(
+            extension=[
+                {
+                    "url": "http://hl7.org/fhir/StructureDefinition/condition-assertedDate",
+                    "valueDateTime": "2000",
+                }
+            ]
+        ),
+        "extension",
+        "Observation.extension[0]",
+    ),
     (lambda r: r.update(resourceType="Observatio"), "structure", "Observatio"),
 ]
 
