@@ -280,6 +280,10 @@ class Walker:
             ]
         if self.do_refs:
             self._contained_refs(scope, issues)
+        if self.do_structure and rt in ("CapabilityStatement", "SearchParameter"):
+            from fhir_adapter.validation import conformance
+
+            conformance.check(node, path, issues)
         if rt == "Bundle" and (self.do_bundle or self.do_refs):
             self._bundle(node, path, issues)
 
@@ -1135,6 +1139,7 @@ class Walker:
         btype = b.get("type")
         full: dict[str, dict[str, Any]] = {}
         seen: set[tuple[str, Any]] = set()
+        versions: dict[str, int] = {}
         for i, e in enumerate(entries):
             if not isinstance(e, dict):
                 continue
@@ -1186,6 +1191,7 @@ class Walker:
                 self._entry_rules(e, btype, ep, issues)
             if isinstance(fu, str) and isinstance(r, dict):
                 full.setdefault(fu, r)
+                versions[fu] = versions.get(fu, 0) + 1
         raw_links = b.get("link")
         links: list[Any] = raw_links if isinstance(raw_links, list) else []
         if (
@@ -1225,7 +1231,19 @@ class Walker:
                     else ref
                 )
                 target = full.get(key) or full.get(ref)
-                if target is not None:
+                matches = versions.get(key, 0) or versions.get(ref, 0)
+                if target is not None and matches > 1 and btype != "history":
+                    issues.append(
+                        Issue(
+                            "error",
+                            "reference",
+                            f"{p}.reference",
+                            f"{ref!r} matches {matches} entries of this bundle (several versions)",
+                            "reference one version: <Type>/<id>/_history/<version>",
+                            family="reference",
+                        )
+                    )
+                elif target is not None:
                     self._target_type(target.get("resourceType"), targets, p, issues)
                 elif ref.startswith("urn:") and btype in ("transaction", "batch", "document"):
                     issues.append(

@@ -308,8 +308,14 @@ def build(src: Path) -> dict[str, Any]:
         ]
         extensions[sd["url"]] = {"types": ext_types, "context": contexts}
     ucum_common = _ucum_common(vs_by_url)
+    search_params = {
+        sp["url"]: sp["type"]
+        for sp in _load(src, "search-parameters.json")
+        if sp.get("resourceType") == "SearchParameter" and sp.get("url") and sp.get("type")
+    }
     return {
         "ucum_common": ucum_common,
+        "search_params": search_params,
         "extensions": extensions,
         "fhirVersion": "4.0.1",
         "source": PACKAGE,

@@ -400,3 +400,111 @@ def test_cli_reads_stdin() -> None:
         text=True,
     )
     assert proc.returncode == 1 and "observation-status" in proc.stdout
+
+
+def test_search_parameter_rules() -> None:
+    base = {
+        "resourceType": "SearchParameter",
+        "text": {"status": "generated", "div": DIV},
+        "url": "http://x.org/sp",
+        "name": "Name",
+        "status": "active",
+        "description": "d",
+        "code": "nm",
+        "base": ["Organization"],
+        "type": "string",
+        "expression": "Organization.name",
+        "derivedFrom": "http://hl7.org/fhir/SearchParameter/Organization-name",
+    }
+    assert validate(base).issues == []
+    assert ("search-param", "SearchParameter.type") in rules(validate({**base, "type": "token"}))
+    assert ("search-param", "SearchParameter.expression") in rules(
+        validate({**base, "base": ["Patient"]})
+    )
+    composite = {
+        **base,
+        "type": "composite",
+        "derivedFrom": None,
+        "component": [{"definition": "http://x.org/a", "expression": "a"}],
+    }
+    del composite["derivedFrom"]
+    assert ("search-param", "SearchParameter.component") in rules(validate(composite))
+
+
+def test_capability_statement_search_param_type_must_match_definition() -> None:
+    cs = {
+        "resourceType": "CapabilityStatement",
+        "text": {"status": "generated", "div": DIV},
+        "status": "active",
+        "date": "2024-01-01",
+        "kind": "instance",
+        "fhirVersion": "4.0.1",
+        "format": ["json"],
+        "implementation": {"description": "x"},
+        "rest": [
+            {
+                "mode": "server",
+                "resource": [
+                    {
+                        "type": "AllergyIntolerance",
+                        "searchParam": [
+                            {
+                                "name": "clinical-status",
+                                "definition": "http://hl7.org/fhir/SearchParameter/AllergyIntolerance-clinical-status",
+                                "type": "date",
+                            }
+                        ],
+                    }
+                ],
+            }
+        ],
+    }
+    assert ("search-param", "CapabilityStatement.rest[0].resource[0].searchParam[0].type") in rules(
+        validate(cs)
+    )
+
+
+def test_unversioned_reference_to_several_versions_is_ambiguous() -> None:
+    o = {**obs(), "id": "o1"}
+    b = {
+        "resourceType": "Bundle",
+        "type": "document",
+        "identifier": {
+            "system": "urn:ietf:rfc:3986",
+            "value": "urn:uuid:7a3b1e2c-0d4f-4a5b-9c6d-1e2f3a4b5c6d",
+        },
+        "timestamp": "2024-01-01T00:00:00Z",
+        "entry": [
+            {
+                "fullUrl": "http://x.org/fhir/Composition/c",
+                "resource": {
+                    "resourceType": "Composition",
+                    "id": "c",
+                    "text": {"status": "generated", "div": DIV},
+                    "status": "final",
+                    "type": {"text": "note"},
+                    "date": "2024-01-01",
+                    "author": [{"display": "a"}],
+                    "title": "t",
+                    "section": [
+                        {
+                            "title": "s",
+                            "text": {"status": "generated", "div": DIV},
+                            "entry": [{"reference": "Observation/o1"}],
+                        }
+                    ],
+                },
+            },
+            {
+                "fullUrl": "http://x.org/fhir/Observation/o1",
+                "resource": {**o, "meta": {"versionId": "1"}},
+            },
+            {
+                "fullUrl": "http://x.org/fhir/Observation/o1",
+                "resource": {**o, "meta": {"versionId": "2"}},
+            },
+        ],
+    }
+    got = rules(validate(b))
+    assert ("reference", "Bundle.entry[0].resource.section[0].entry[0].reference") in got
+    assert not any(r == "bdl-7" for r, _ in got)
