@@ -1,12 +1,17 @@
-"""Rules for conformance resources that need the official search-parameter definitions.
+"""Rules for conformance resources that go beyond the StructureDefinitions.
 
-The official validator checks these beyond the StructureDefinitions: a CapabilityStatement's
-search parameter, and a SearchParameter derived from another, must have the type of the
-definition they point at; a composite SearchParameter needs at least two components.
+As the official validator does: a CapabilityStatement's search parameter, and a SearchParameter
+derived from another, must have the type of the definition they point at (official
+search-parameter definitions); a composite SearchParameter needs two or more components; a
+SearchParameter's expression must start at one of its bases; and a parameterised ValueSet (HL7
+tools extension ``valueset-parameter``) may only use FHIRPath expressions, which must parse and
+refer to declared parameters.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from typing import Any
 
 from fhir_adapter.validation.report import Issue
@@ -20,6 +25,8 @@ def check(resource: dict[str, Any], path: str, issues: list[Issue]) -> None:
         _capability(resource, path, issues)
     elif rt == "SearchParameter":
         _search_parameter(resource, path, issues)
+    elif rt == "ValueSet":
+        _valueset_parameters(resource, path, issues)
 
 
 def _known_type(url: Any) -> str | None:
@@ -104,3 +111,74 @@ def _expression_matches_base(sp: dict[str, Any], path: str, issues: list[Issue])
                 )
             )
             return
+
+
+VS_PARAMETER = "http://hl7.org/fhir/tools/StructureDefinition/valueset-parameter"
+CQF_EXPRESSION = "http://hl7.org/fhir/StructureDefinition/cqf-expression"
+
+
+def _expressions(node: Any, path: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(path, Expression) for every cqf-expression extension inside ``node``."""
+    if isinstance(node, dict):
+        if node.get("url") == CQF_EXPRESSION and isinstance(node.get("valueExpression"), dict):
+            yield f"{path}.valueExpression", node["valueExpression"]
+        for k, v in node.items():
+            yield from _expressions(v, f"{path}.{k}")
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _expressions(v, f"{path}[{i}]")
+
+
+def _valueset_parameters(vs: dict[str, Any], path: str, issues: list[Issue]) -> None:
+    declared = {
+        sub.get("valueCode")
+        for ext in vs.get("extension") or []
+        if isinstance(ext, dict) and ext.get("url") == VS_PARAMETER
+        for sub in ext.get("extension") or []
+        if isinstance(sub, dict) and sub.get("url") == "name"
+    }
+    if not declared:
+        return
+    for p, expr in _expressions(vs.get("compose"), f"{path}.compose"):
+        text = expr.get("expression")
+        if expr.get("language") != "text/fhirpath":
+            issues.append(
+                Issue(
+                    "error",
+                    "valueset-parameter",
+                    f"{p}.language",
+                    f"a ValueSet parameter expression must be 'text/fhirpath', not {expr.get('language')!r}",
+                    "use text/fhirpath",
+                    family="structure",
+                )
+            )
+            continue
+        if not isinstance(text, str):
+            continue
+        try:
+            from fhirpathpy.parser import parse
+
+            parse(text)
+        except Exception:
+            issues.append(
+                Issue(
+                    "error",
+                    "valueset-parameter",
+                    f"{p}.expression",
+                    f"{text!r} is not valid FHIRPath",
+                    family="structure",
+                )
+            )
+            continue
+        for name in re.findall(r"%([A-Za-z][A-Za-z0-9_-]*)", text):
+            if name not in declared:
+                issues.append(
+                    Issue(
+                        "error",
+                        "valueset-parameter",
+                        f"{p}.expression",
+                        f"%{name} is not a declared parameter of this ValueSet",
+                        f"declare it with the {VS_PARAMETER} extension",
+                        family="structure",
+                    )
+                )

@@ -280,7 +280,7 @@ class Walker:
             ]
         if self.do_refs:
             self._contained_refs(scope, issues)
-        if self.do_structure and rt in ("CapabilityStatement", "SearchParameter"):
+        if self.do_structure and rt in ("CapabilityStatement", "SearchParameter", "ValueSet"):
             from fhir_adapter.validation import conformance
 
             conformance.check(node, path, issues)

@@ -508,3 +508,55 @@ def test_unversioned_reference_to_several_versions_is_ambiguous() -> None:
     got = rules(validate(b))
     assert ("reference", "Bundle.entry[0].resource.section[0].entry[0].reference") in got
     assert not any(r == "bdl-7" for r, _ in got)
+
+
+def _vs(language: str, expression: str) -> dict[str, Any]:
+    return {
+        "resourceType": "ValueSet",
+        "text": {"status": "generated", "div": DIV},
+        "status": "active",
+        "extension": [
+            {
+                "url": "http://hl7.org/fhir/tools/StructureDefinition/valueset-parameter",
+                "extension": [{"url": "name", "valueCode": "p-inactive"}],
+            }
+        ],
+        "compose": {
+            "include": [
+                {
+                    "system": "http://snomed.info/sct",
+                    "filter": [
+                        {
+                            "property": "inactive",
+                            "op": "=",
+                            "_value": {
+                                "extension": [
+                                    {
+                                        "url": "http://hl7.org/fhir/StructureDefinition/cqf-expression",
+                                        "valueExpression": {
+                                            "language": language,
+                                            "expression": expression,
+                                        },
+                                    }
+                                ]
+                            },
+                        }
+                    ],
+                }
+            ]
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    ("language", "expression", "bad"),
+    [
+        ("text/fhirpath", "%p-inactive", False),
+        ("text/cql", "%p-inactive", True),
+        ("text/fhirpath", "$ and %p-inactive", True),
+        ("text/fhirpath", "%p-other", True),
+    ],
+)
+def test_valueset_parameter_expressions(language: str, expression: str, bad: bool) -> None:
+    got = {i.rule for i in validate(_vs(language, expression)).issues}
+    assert ("valueset-parameter" in got) == bad, got
