@@ -349,6 +349,13 @@ def _describe(value: Any) -> str:
 
 
 def _check_schema(data: Any, lines: dict[tuple[Any, ...], int], source: str) -> None:
+    from fhir_adapter.schemas.case1_check import JsonSchemaValueException, check
+
+    try:
+        check(data)  # generated from the same schema; fast, no jsonschema import
+        return
+    except JsonSchemaValueException:
+        pass  # invalid: let jsonschema find and explain every problem
     validator = _schema_validator()
     errors = sorted(validator.iter_errors(data), key=lambda e: _line(lines, tuple(e.path)) or 0)
     problems: list[InputError] = []

@@ -94,7 +94,10 @@ def _load_table(path: Path, name: str) -> dict[str, Concept]:
     import yaml
 
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        loader = getattr(
+            yaml, "CSafeLoader", yaml.SafeLoader
+        )  # libyaml when installed: ~10x faster
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
     except FileNotFoundError:
         raise MappingError(
             f"terminology table {name!r} not found",

@@ -185,3 +185,36 @@ def test_cli_bad_case_exits_2_and_writes_nothing(
     assert not list(tmp_path.glob("out/.*"))
     err = capsys.readouterr().err
     assert str(bad) in err and "daily_dose.value" in err and "fix:" in err
+
+
+def test_generated_schema_check_matches_the_schema() -> None:
+    """The generated fast check and jsonschema agree on the fixtures and on broken variants."""
+    import copy
+
+    import yaml
+    from jsonschema import Draft202012Validator
+
+    from fhir_adapter.case import case_schema
+    from fhir_adapter.paths import FIXTURES_DIR
+    from fhir_adapter.schemas.case1_check import JsonSchemaValueException, check
+
+    full = Draft202012Validator(case_schema())
+    for path in sorted(FIXTURES_DIR.glob("*.case.yaml")):
+        data = yaml.safe_load(path.read_text())
+        variants = [data]
+        for key, bad in (
+            ("id", "Bad Id"),
+            ("patient", {"sex": "woman"}),
+            ("extra", 1),
+            ("labs", [{"key": "x"}]),
+        ):
+            v = copy.deepcopy(data)
+            v[key] = bad
+            variants.append(v)
+        for v in variants:
+            try:
+                check(copy.deepcopy(v))
+                fast_ok = True
+            except JsonSchemaValueException:
+                fast_ok = False
+            assert fast_ok == full.is_valid(v), (path.name, v.get("id"))

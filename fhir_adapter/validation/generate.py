@@ -76,7 +76,8 @@ def _element_rows(sd: dict[str, Any], types: dict[str, Any], constraints: dict[s
         cons = [
             [c["key"], c["severity"], c["human"], c.get("expression", "")]
             for c in el.get("constraint", [])
-            if c["key"] not in ("ele-1",) and c.get("expression")
+            # ele-1 and ext-1 sit on every element and are checked natively by the engine
+            if c["key"] not in ("ele-1", "ext-1") and c.get("expression")
         ]
         if cons:
             constraints.setdefault(path, [])
@@ -285,10 +286,11 @@ def build(src: Path) -> dict[str, Any]:
     for url in sorted(wanted):
         codes = _expand(url, vs_by_url, cs)
         if codes is not None:
-            valuesets[url] = {
-                "codes": sorted(codes),
-                "systems": sorted({c.split("|", 1)[0] for c in codes}),
-            }
+            by_system: dict[str, list[str]] = {}
+            for c in sorted(codes):
+                system, _, code = c.partition("|")
+                by_system.setdefault(system, []).append(code)
+            valuesets[url] = by_system
     for c_list in constraints.values():
         for c in c_list:
             if any(f in c[3] for f in OFFLINE_UNSUPPORTED):

@@ -50,8 +50,9 @@ def choice_names(type_key: str) -> dict[str, tuple[str, str]]:
 @cache
 def valueset(url: str) -> tuple[frozenset[str], frozenset[str], frozenset[str]] | None:
     """(system|code set, systems, bare codes) of an expanded value set, or None if not expandable."""
-    vs = tables()["valuesets"].get(url)
+    vs: dict[str, list[str]] | None = tables()["valuesets"].get(url)
     if vs is None:
         return None
-    codes = frozenset(vs["codes"])
-    return codes, frozenset(vs["systems"]), frozenset(c.split("|", 1)[1] for c in codes)
+    codes = frozenset(f"{system}|{code}" for system, codes in vs.items() for code in codes)
+    bare = frozenset(code for codes in vs.values() for code in codes)
+    return codes, frozenset(vs), bare
