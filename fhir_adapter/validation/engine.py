@@ -1362,7 +1362,8 @@ def _strings(node: Any) -> Iterator[str]:
 
 
 def _refers_to_container(c: dict[str, Any]) -> bool:
-    return '"reference": "#"' in str(c).replace("'", '"')
+    """Whether a contained resource refers to its container (a reference to ``#``)."""
+    return any(v == "#" for v in _strings(c))
 
 
 def _refs_in(node: Any, path: str, walker: Walker) -> list[tuple[str, str, tuple[str, ...]]]:
