@@ -208,6 +208,7 @@ class Walker:
         self.primitives: dict[str, Any] = t["primitives"]
         self.resources = frozenset(t["resources"])
         self.extensions: dict[str, Any] = t.get("extensions", {})
+        self._scopes: dict[str, ResourceScope] = {}  # resource path -> what its walk gathered
         self.do_structure = "structure" in layers
         self.do_prim = "primitives" in layers
         self.do_bind = "bindings" in layers
@@ -269,7 +270,10 @@ class Walker:
                 )
             )
             return
+        if root is None:
+            self._scopes = {}  # a new top-level input: forget the previous one's resources
         scope = ResourceScope(node, path, container)
+        self._scopes[path] = scope
         root = root or node
         start = len(issues)
         self.obj(node, rt, path, issues, scope, root)
@@ -301,7 +305,7 @@ class Walker:
         """Validate a JSON object against the element table of type/backbone ``tkey``."""
         tdef = self.types[tkey]
         els: dict[str, Any] = tdef["el"]
-        choices = choice_names(tkey) if any(r.get("choice") for r in els.values()) else {}
+        choices = choice_names(tkey)
         seen_choice: dict[str, str] = {}
         if not node and self.do_json:
             issues.append(
@@ -1222,7 +1226,8 @@ class Walker:
                 continue
             fu = e.get("fullUrl") if isinstance(e.get("fullUrl"), str) else ""
             base = fu.rsplit("/", 2)[0] + "/" if fu.startswith("http") else ""
-            for ref, p, targets in _refs_in(r, f"{path}.entry[{i}].resource", self):
+            gathered = self._scopes.get(f"{path}.entry[{i}].resource")
+            for ref, p, targets in gathered.refs if gathered else ():
                 if ref.startswith("#"):
                     continue
                 key = (
@@ -1364,40 +1369,6 @@ def _strings(node: Any) -> Iterator[str]:
 def _refers_to_container(c: dict[str, Any]) -> bool:
     """Whether a contained resource refers to its container (a reference to ``#``)."""
     return any(v == "#" for v in _strings(c))
-
-
-def _refs_in(node: Any, path: str, walker: Walker) -> list[tuple[str, str, tuple[str, ...]]]:
-    """References in a resource (re-walked cheaply, without validation), with allowed targets."""
-    out: list[tuple[str, str, tuple[str, ...]]] = []
-    types = walker.types
-
-    def visit(obj: dict[str, Any], tkey: str, p: str) -> None:
-        els = types.get(tkey, {}).get("el", {})
-        choices = choice_names(tkey) if tkey in types else {}
-        for k, v in obj.items():
-            row = els.get(k)
-            t = None
-            if row is None and k in choices:
-                base, t = choices[k]
-                row = els[base]
-            if row is None:
-                continue
-            t = t or row["types"][0]
-            items = v if isinstance(v, list) else [v]
-            for j, item in enumerate(items):
-                ip = f"{p}.{k}[{j}]" if isinstance(v, list) else f"{p}.{k}"
-                if not isinstance(item, dict):
-                    continue
-                if t == "Reference" and isinstance(item.get("reference"), str):
-                    out.append((item["reference"], ip, tuple(row.get("targets", ()))))
-                elif row.get("bb") or (
-                    t in types and t not in ("Resource",) and t not in walker.resources
-                ):
-                    visit(item, t, ip)
-
-    if isinstance(node.get("resourceType"), str) and node["resourceType"] in types:
-        visit(node, node["resourceType"], path)
-    return out
 
 
 def _jtype(v: Any) -> str:

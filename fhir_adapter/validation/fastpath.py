@@ -90,6 +90,32 @@ def _term(text: str) -> Decider | None:
     return decide
 
 
+def _is_chain(text: str) -> bool:
+    """A single invocation chain: no whitespace or operator outside parentheses and quotes."""
+    depth, quote = 0, False
+    for ch in text:
+        if ch == "'":
+            quote = not quote
+        elif quote:
+            continue
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif depth == 0 and (ch.isspace() or ch in "|=<>!+-*/&~"):
+            return False
+    return depth == 0 and not quote
+
+
+def _empty_if_absent(text: str) -> Decider | None:
+    """For ``name.<chain>.empty()``: True when ``name`` is absent (the chain is then empty)."""
+    m = re.match(r"^([A-Za-z_][A-Za-z0-9_]*)\.", text)
+    if not m or not text.endswith(".empty()") or not _is_chain(text):
+        return None
+    names = [m.group(1)]
+    return lambda node: True if not _values(node, names) else None
+
+
 def compile_fast(expr: str) -> Decider | None:
     """A function deciding ``expr`` on a node (True/False), or None if not decidable here."""
     expr = expr.strip()
@@ -103,8 +129,13 @@ def compile_fast(expr: str) -> Decider | None:
                     return lambda node: any(f(node) for f in fs)
                 return lambda node: all(f(node) for f in fs)
             first = terms[0]
-            if first is not None and op == "or":
-                return lambda node: True if first(node) else None
+            if op == "or":
+                # any term decided true makes the whole disjunction true
+                deciders = [t or _empty_if_absent(p) for t, p in zip(terms, parts, strict=True)]
+                known = [d for d in deciders if d is not None]
+                if known:
+                    return lambda node: True if any(d(node) for d in known) else None
+                return None
             if first is not None and op == "and":
                 return lambda node: False if not first(node) else None
             return None

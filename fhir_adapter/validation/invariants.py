@@ -79,7 +79,7 @@ class _Compiled:
         self.fn: Callable[..., list[Any]] = _typed_compile(expression, base)
         self.local = not any(f in expression for f in _FUNCS_NOT_LOCAL)
         self.names = frozenset(_NAMES.findall(re.sub(r"'[^']*'", "", expression)))
-        self.fast = compile_fast(expression) if "%" not in expression.split(" or ")[0] else None
+        self.fast = compile_fast(expression)
         self.empty_result: bool | None = None
         if self.local:
             try:
