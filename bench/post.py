@@ -12,7 +12,6 @@ Usage: python bench/post.py [--resources 1000]
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -30,6 +29,7 @@ def main() -> None:
     ap.add_argument("--resources", type=int, default=1000)
     args = ap.parse_args()
 
+    from fhir_adapter import jsonio
     from fhir_adapter.client import FhirClient, post
     from fhir_adapter.client import delivery as d
     from fhir_adapter.testing import local_fhir_server
@@ -71,14 +71,14 @@ def main() -> None:
             prepared = d.prepare(bundle, "transaction" if mode == "each" else mode, result.strategy)
             if mode == "each":
                 for e in prepared["entry"]:
-                    json.dumps(e["resource"], separators=(",", ":"))
+                    jsonio.dumps(e["resource"])
             else:
-                json.dumps(prepared, separators=(",", ":"))
+                jsonio.dumps(prepared)
             t_ser = time.perf_counter() - t
             t = time.perf_counter()
             for resp in captured:
                 if resp.content:
-                    json.loads(resp.content)
+                    jsonio.loads(resp.content)
             t_parse = time.perf_counter() - t
             client_s = t_val + t_ser + t_parse
             print(

@@ -20,7 +20,6 @@ derived ids (put) are different resources.
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 from pathlib import Path
@@ -114,9 +113,11 @@ def _rewrite_refs(node: Any, mapping: dict[str, str]) -> Any:
 
 def prepare(bundle: dict[str, Any], mode: str, strategy: str) -> dict[str, Any]:
     """The bundle as it will be sent in ``mode`` with ``strategy`` (a new dict)."""
-    b = copy.deepcopy(bundle)
-    b["type"] = "batch" if mode == "batch" else "transaction"
-    entries = b.get("entry", [])
+    # Copies the bundle and its entries; resources are shared unless rewritten (never mutated).
+    b = {**bundle, "type": "batch" if mode == "batch" else "transaction"}
+    entries = [dict(e) for e in bundle.get("entry", [])]
+    if entries:
+        b["entry"] = entries
     if strategy == "put" or mode == "batch":
         mapping = {
             e["fullUrl"]: _server_ref(e["resource"]["resourceType"], e["resource"]["id"])

@@ -4,14 +4,13 @@ clear errors naming the server and request."""
 from __future__ import annotations
 
 import ipaddress
-import json
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
 
-from fhir_adapter import __version__
+from fhir_adapter import __version__, jsonio
 from fhir_adapter.client.auth import Auth
 from fhir_adapter.client.errors import ConfigError, DeliveryError
 from fhir_adapter.client.retry import make_retry
@@ -126,7 +125,7 @@ class FhirClient:
         if body is not None:
             h.setdefault("Content-Type", FHIR_JSON)
             h.setdefault("Prefer", f"return={self.prefer}")
-            data = json.dumps(body, separators=(",", ":")).encode("utf-8")
+            data = jsonio.dumps(body)
         if (
             self.auth is not None
             and self.auth.refreshable
@@ -178,7 +177,7 @@ class FhirClient:
         """The response body as JSON; a clear DeliveryError for HTML pages or truncated JSON."""
         ctype = resp.headers.get("Content-Type", "")
         try:
-            return resp.json()
+            return jsonio.loads(resp.content)
         except ValueError:
             kind = (
                 "an HTML page"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -198,6 +198,19 @@ class ResourceScope:
     contained_ids: set[str] = field(default_factory=set)
 
 
+@dataclass(slots=True, frozen=True)
+class _Plan:
+    """One type's element table with what ``Walker.obj`` derives from it."""
+
+    els: dict[str, Any]
+    choices: dict[str, tuple[str, str]]
+    fast: dict[str, Callable[[Any], bool]]  # element -> fast accept check (see Walker._fast)
+    required: tuple[tuple[str, Any], ...]  # elements with min > 0
+    is_resource: bool
+    ext_contexts: bool  # check extension contexts on this type
+    invariants: bool  # the type has constraints to evaluate
+
+
 class Walker:
     """Validates resources against the compiled R4 tables; one instance serves many resources."""
 
@@ -209,6 +222,7 @@ class Walker:
         self.resources = frozenset(t["resources"])
         self.extensions: dict[str, Any] = t.get("extensions", {})
         self._scopes: dict[str, ResourceScope] = {}  # resource path -> what its walk gathered
+        self._plans: dict[str, _Plan] = {}
         self.do_structure = "structure" in layers
         self.do_prim = "primitives" in layers
         self.do_bind = "bindings" in layers
@@ -217,11 +231,48 @@ class Walker:
         self.do_refs = "references" in layers
         self.do_bundle = "bundle" in layers
         self.do_json = "json" in layers
+        #: Skip the detailed walk of primitive elements a quick check accepts (same issues).
+        self.fast_accept = True
         self.invariants: Any = None
         if self.do_inv:
             from fhir_adapter.validation.invariants import Invariants
 
             self.invariants = Invariants()
+
+    def _plan(self, tkey: str) -> _Plan:
+        """What ``obj`` needs about type ``tkey``, gathered once."""
+        got = self._plans.get(tkey)
+        if got is None:
+            tdef = self.types[tkey]
+            got = self._plans[tkey] = _Plan(
+                els=tdef["el"],
+                choices=choice_names(tkey),
+                fast=self._fast(tkey),
+                required=tuple((n, r) for n, r in tdef["el"].items() if r["min"] > 0),
+                is_resource=tdef["kind"] == "resource",
+                ext_contexts="extensions" in self.layers and tkey != "Element",
+                invariants=self.do_inv and tkey in self.invariants.keys,
+            )
+        return got
+
+    def _fast(self, tkey: str) -> dict[str, Callable[[Any], bool]]:
+        """Per element of ``tkey`` holding only primitives: a check that is True only when the
+        full element check would report nothing (the common, valid case skips the walk)."""
+        got: dict[str, Callable[[Any], bool]] = {}
+        if self.fast_accept:
+            for name, row in self.types[tkey]["el"].items():
+                t = row["types"][0]
+                if row.get("choice") or row.get("bb") or t not in self.primitives:
+                    continue
+                if self.do_inv and f"{tkey}.{name}" in self.invariants.keys:
+                    continue
+                bare: frozenset[str] | None = None
+                bind = row.get("bind")
+                if bind is not None and bind[0] == "required" and t == "code":
+                    vs = valueset(bind[1])
+                    bare = vs[2] if vs is not None else None
+                got[name] = _fast_element(t, self.primitives[t]["json"], row["max"], bare)
+        return got
 
     # ------------------------------------------------------------------ resources
 
@@ -303,9 +354,8 @@ class Walker:
         root: dict[str, Any],
     ) -> None:
         """Validate a JSON object against the element table of type/backbone ``tkey``."""
-        tdef = self.types[tkey]
-        els: dict[str, Any] = tdef["el"]
-        choices = choice_names(tkey)
+        plan = self._plans.get(tkey) or self._plan(tkey)
+        els, choices, fast = plan.els, plan.choices, plan.fast
         seen_choice: dict[str, str] = {}
         if not node and self.do_json:
             issues.append(
@@ -315,7 +365,10 @@ class Walker:
             )
             return
         for key, value in node.items():
-            if key == "resourceType" and tdef["kind"] == "resource":
+            ok = fast.get(key)
+            if ok is not None and ok(value):
+                continue
+            if key == "resourceType" and plan.is_resource:
                 continue
             if key[0] == "_":
                 self._primitive_companion(key, value, tkey, choices, path, issues, scope, root)
@@ -364,14 +417,14 @@ class Walker:
                     )
                 continue
             self._element(key, value, row, tname, f"{path}.{key}", tkey, issues, scope, root)
-        if "extensions" in self.layers and tkey != "Element":
+        if plan.ext_contexts and ("extension" in node or "modifierExtension" in node):
             for key in ("extension", "modifierExtension"):
                 exts = node.get(key)
                 if isinstance(exts, list):
                     self._contexts(exts, tkey, path, f"{path}.{key}", scope, issues)
         if self.do_structure:
-            for name, row in els.items():
-                if row["min"] > 0 and name not in node and f"_{name}" not in node:
+            for name, row in plan.required:
+                if name not in node and f"_{name}" not in node:
                     if row.get("choice") and any(choices.get(k, ("",))[0] == name for k in node):
                         continue
                     issues.append(
@@ -384,7 +437,7 @@ class Walker:
                             family="cardinality",
                         )
                     )
-        if self.do_inv:
+        if plan.invariants:
             self.invariants.check(tkey, node, path, scope.resource, root, issues)
 
     def _element(
@@ -414,7 +467,7 @@ class Walker:
                         )
                     )
                 items: list[Any] = [value]
-                paths = [path]
+                is_list = False
             else:
                 if not value:
                     if self.do_json:
@@ -440,7 +493,6 @@ class Walker:
                         )
                     )
                 items = value
-                paths = [f"{path}[{i}]" for i in range(len(value))]
         else:
             if isinstance(value, list):
                 if self.do_structure:
@@ -455,10 +507,15 @@ class Walker:
                         )
                     )
                 return
-            items, paths = [value], [path]
-        types = [tname] if tname else row["types"]
+            items = [value]
+        t = tname or row["types"][0]
         bind = row.get("bind") if self.do_bind else None
-        for item, p in zip(items, paths, strict=True):
+        bb = row.get("bb")
+        inv_key = f"{tkey}.{key}" if self.do_inv else None
+        if inv_key is not None and inv_key not in self.invariants.keys:
+            inv_key = None
+        for i, item in enumerate(items):
+            p = f"{path}[{i}]" if is_list else path
             if item is None:
                 if self.do_json:
                     issues.append(
@@ -472,8 +529,7 @@ class Walker:
                         )
                     )
                 continue
-            t = types[0]
-            if row.get("bb"):
+            if bb:
                 if not isinstance(item, dict):
                     issues.append(
                         Issue(
@@ -490,8 +546,8 @@ class Walker:
             self._typed(item, t, p, issues, scope, root, row)
             if bind is not None:
                 self._binding(item, t, bind, p, issues)
-            if self.do_inv and f"{tkey}.{key}" in self.invariants.keys:
-                self.invariants.check(f"{tkey}.{key}", item, p, scope.resource, root, issues)
+            if inv_key is not None:
+                self.invariants.check(inv_key, item, p, scope.resource, root, issues)
 
     def _typed(
         self,
@@ -1008,7 +1064,7 @@ class Walker:
                     family="binding",
                 )
             )
-        elif any(isinstance(c, dict) and c.get("system") in systems for c in codings):
+        elif any(isinstance(c, dict) and str(c.get("system")) in systems for c in codings):
             issues.append(
                 Issue(
                     "warning",
@@ -1261,6 +1317,58 @@ class Walker:
                             family="reference",
                         )
                     )
+
+
+def _fast_primitive(t: str, jtype: str) -> Callable[[Any], bool]:
+    """True only for a value of primitive type ``t`` that ``Walker._primitive`` passes silently."""
+    if jtype == "boolean":
+        return lambda v: v is True or v is False
+    if jtype == "integer":
+        lo, hi = _INT_RANGE[t]
+        return lambda v: type(v) is int and lo <= v <= hi
+    if jtype == "number":
+        return lambda v: type(v) is int or type(v) is float
+    rx = _regex(t)
+    limit = None if t == "base64Binary" else MAX_STRING
+    strip = t not in ("string", "markdown", "base64Binary")
+    dates = t in ("date", "dateTime", "instant")
+    markdown = t == "markdown"
+    if t == "xhtml":
+        return lambda v: type(v) is str and v != ""
+
+    def ok(v: Any) -> bool:
+        return (
+            type(v) is str
+            and v != ""
+            and (limit is None or len(v) <= limit)
+            and not (markdown and _HTML_TAG.search(v))
+            and not (strip and v != v.strip())
+            and (rx is None or rx.fullmatch(v) is not None)
+            and not (dates and len(v) >= 10 and not _real_date(v[:10]))
+        )
+
+    return ok
+
+
+def _fast_element(
+    t: str, jtype: str, max_: int, codes: frozenset[str] | None
+) -> Callable[[Any], bool]:
+    """``_fast_primitive`` for a whole element: cardinality, JSON shape and required codes."""
+    one = _fast_primitive(t, jtype)
+    if codes is not None:
+        prim = one
+
+        def one(v: Any) -> bool:
+            return prim(v) and v in codes
+
+    if max_ == 1:
+        return one
+    return lambda v: (
+        type(v) is list
+        and v != []
+        and (max_ < 0 or len(v) <= max_)
+        and all(x is not None and one(x) for x in v)
+    )
 
 
 def _real_date(ymd: str) -> bool:

@@ -1,12 +1,12 @@
 """Exact shortcuts for the simplest FHIRPath constraint shapes, so the engine runs less often.
 
-Most R4 constraints are Boolean combinations of plain element paths tested with ``exists()`` or
-``empty()`` (``code.empty() or system.exists()``, ``period.empty() or periodUnit.exists()``).
-For those this module decides the result by walking the JSON directly. For longer expressions
-``A or REST`` / ``A implies REST`` whose leading term ``A`` is simple, it decides the result when
-``A`` alone does (true for ``or``, false for ``implies``) and otherwise defers to the engine.
-Only this small subset is handled; ``tests/validation/test_fastpath.py`` checks it agrees with
-fhirpathpy. Anything else returns None (= run the engine).
+Most R4 constraints are Boolean combinations (``or``, ``and``, ``implies``) of a few term shapes
+on plain element paths: ``path.exists()``, ``path.empty()``, ``path.where(a='x' and b='y')
+.empty()`` and comparisons of a path with a literal (``period >= 0``, ``type = 'document'``).
+Each term is decided on the JSON directly as True, False or "unknown" (a comparison on an absent,
+repeated or differently typed value); the combination is decided with three-valued logic and
+whatever stays unknown goes to the engine. ``tests/validation/test_fastpath.py`` checks every
+decision against fhirpathpy. Anything else returns None (= run the engine).
 """
 
 from __future__ import annotations
@@ -77,17 +77,92 @@ def _split(expr: str, op: str) -> list[str]:
     return [p.strip() for p in parts]
 
 
-def _term(text: str) -> Decider | None:
-    m = _TERM.match(text)
-    if not m:
-        return None
-    names = [n.strip("`") for n in m.group(1).split(".")]
-    want_exists = m.group(2) == "exists"
+_COMPARE = re.compile(
+    rf"^\(?\s*({_PATH})\s*(=|!=|>=|<=|>|<)\s*('[^'\\]*'|-?[0-9]+(?:\.[0-9]+)?)\s*\)?$"
+)
+_WHERE = re.compile(
+    rf"^\(?\s*({_PATH})\.where\(((?:\s*[A-Za-z]+\s*=\s*'[^'\\]*'\s*(?:and|$|(?=\))))+)\)"
+    r"\.(exists|empty)\(\)\s*\)?$"
+)
+_CRITERION = re.compile(r"([A-Za-z]+)\s*=\s*'([^'\\]*)'")
+_OPS: dict[str, Callable[[Any, Any], bool]] = {
+    "=": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+    ">=": lambda a, b: a >= b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    "<": lambda a, b: a < b,
+}
 
-    def decide(node: Any) -> bool:
-        return bool(_values(node, names)) == want_exists
+
+def _names(path: str) -> list[str]:
+    return [n.strip("`") for n in path.split(".")]
+
+
+def _compare(m: re.Match[str]) -> Decider:
+    names, op, lit = _names(m.group(1)), _OPS[m.group(2)], m.group(3)
+    if lit.startswith("'"):
+        text = lit[1:-1]
+        if op not in (_OPS["="], _OPS["!="]):
+            return lambda node: None
+        # Only code-like strings are decided: a date, time or number-like string may be typed
+        # differently by the engine (dates compare by precision, not text).
+        code_like = re.compile(r"[A-Za-z][A-Za-z0-9\-]*")
+
+        def decide_text(node: Any) -> bool | None:
+            vals = _values(node, names)
+            if len(vals) != 1 or type(vals[0]) is not str or not code_like.fullmatch(vals[0]):
+                return None
+            return op(vals[0], text)
+
+        return decide_text
+    number = float(lit)
+
+    def decide_number(node: Any) -> bool | None:
+        vals = _values(node, names)
+        if len(vals) != 1 or type(vals[0]) not in (int, float):
+            return None
+        return op(vals[0], number)
+
+    return decide_number
+
+
+def _where(m: re.Match[str]) -> Decider:
+    names = _names(m.group(1))
+    criteria = _CRITERION.findall(m.group(2))
+    want_exists = m.group(3) == "exists"
+
+    def decide(node: Any) -> bool | None:
+        hits = 0
+        for item in _values(node, names):
+            if not isinstance(item, dict):
+                return None
+            values = [item.get(k) for k, _ in criteria]
+            if any(v is not None and type(v) is not str for v in values):
+                return None
+            hits += all(v == lit for v, (_, lit) in zip(values, criteria, strict=True))
+        return (hits > 0) == want_exists
 
     return decide
+
+
+def _term(text: str) -> Decider | None:
+    m = _TERM.match(text)
+    if m:
+        names = _names(m.group(1))
+        want_exists = m.group(2) == "exists"
+
+        def decide(node: Any) -> bool:
+            return bool(_values(node, names)) == want_exists
+
+        return decide
+    m = _WHERE.match(text)
+    if m and len(_CRITERION.findall(m.group(2))) == m.group(2).count("="):
+        return _where(m)
+    m = _COMPARE.match(text)
+    if m:
+        return _compare(m)
+    return None
 
 
 def _is_chain(text: str) -> bool:
@@ -116,36 +191,75 @@ def _empty_if_absent(text: str) -> Decider | None:
     return lambda node: True if not _values(node, names) else None
 
 
+def _any(ds: list[Decider]) -> Decider:
+    """Three-valued ``or``: True if any is True, False if all are False, else unknown."""
+
+    def decide(node: Any) -> bool | None:
+        unknown = False
+        for d in ds:
+            r = d(node)
+            if r:
+                return True
+            unknown = unknown or r is None
+        return None if unknown else False
+
+    return decide
+
+
+def _all(ds: list[Decider]) -> Decider:
+    """Three-valued ``and``: False if any is False, True if all are True, else unknown."""
+
+    def decide(node: Any) -> bool | None:
+        unknown = False
+        for d in ds:
+            r = d(node)
+            if r is False:
+                return False
+            unknown = unknown or r is None
+        return None if unknown else True
+
+    return decide
+
+
 def compile_fast(expr: str) -> Decider | None:
-    """A function deciding ``expr`` on a node (True/False), or None if not decidable here."""
+    """A function deciding ``expr`` on a node (True/False/None = unknown), or None if the
+    expression has no decidable shape."""
     expr = expr.strip()
     for op in ("or", "and"):
         parts = _split(expr, op)
         if len(parts) > 1:
             terms = [_term(p) for p in parts]
-            if all(terms):
-                fs = [t for t in terms if t]
-                if op == "or":
-                    return lambda node: any(f(node) for f in fs)
-                return lambda node: all(f(node) for f in fs)
-            first = terms[0]
             if op == "or":
-                # any term decided true makes the whole disjunction true
+                # undecidable parts can still be shown empty (True) when their focus is absent
                 deciders = [t or _empty_if_absent(p) for t, p in zip(terms, parts, strict=True)]
                 known = [d for d in deciders if d is not None]
+                if len(known) == len(parts) and all(terms):
+                    return _any(known)
                 if known:
-                    return lambda node: True if any(d(node) for d in known) else None
+                    some = _any(known)
+                    return lambda node: True if some(node) else None
                 return None
-            if first is not None and op == "and":
-                return lambda node: False if not first(node) else None
+            if all(terms):
+                return _all([t for t in terms if t])
+            first = terms[0]
+            if first is not None:
+                return lambda node: False if first(node) is False else None
             return None
     parts = _split(expr, "implies")
     if len(parts) == 2:
         a, b = _term(parts[0]), _term(parts[1])
-        if a is not None and b is not None:
-            return lambda node: (not a(node)) or b(node)
-        if a is not None:
-            return lambda node: True if not a(node) else None
-        return None
-    single = _term(expr)
-    return single
+        if a is None:
+            return None
+
+        def implies(node: Any) -> bool | None:
+            ra = a(node)
+            if ra is False:
+                return True
+            if ra is None or b is None:
+                return None
+            rb = b(node)
+            # true implies X = X; an unknown consequent stays unknown
+            return rb
+
+        return implies
+    return _term(expr)

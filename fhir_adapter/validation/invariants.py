@@ -91,14 +91,28 @@ class _Compiled:
 _CAMEL = re.compile(r"(?=[A-Z])")
 
 
+_NAMES_CACHE: dict[tuple[str, ...], frozenset[str]] = {}
+
+
 def _fhirpath_names(node: dict[str, Any]) -> frozenset[str]:
+    """``_names_of`` for a node, cached by its key sequence (nodes of one type repeat it)."""
+    keys = tuple(node)
+    got = _NAMES_CACHE.get(keys)
+    if got is None:
+        if len(_NAMES_CACHE) > 50_000:
+            _NAMES_CACHE.clear()
+        got = _NAMES_CACHE[keys] = _names_of(keys)
+    return got
+
+
+def _names_of(keys: tuple[str, ...]) -> frozenset[str]:
     """The FHIRPath names a JSON object's keys may stand for.
 
     ``valueQuantity`` is ``value`` in FHIRPath and ``_status`` carries ``status``; every camel-case
     prefix is included, which can only make the skip test more conservative, never wrong.
     """
     out = set()
-    for k in node:
+    for k in keys:
         k = k.lstrip("_")
         out.add(k)
         for m in _CAMEL.finditer(k):
@@ -180,7 +194,7 @@ class Invariants:
             return
         present = _fhirpath_names(node) if isinstance(node, dict) else frozenset()
         for c in self._get(key):
-            if c.local and not (present & c.names):
+            if c.local and present.isdisjoint(c.names):
                 ok = c.empty_result
             elif c.fast is not None and (decided := c.fast(node)) is not None:
                 ok = decided

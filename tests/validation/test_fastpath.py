@@ -13,6 +13,8 @@ from fhir_adapter import convert
 from fhir_adapter.validation.fastpath import compile_fast
 from fhir_adapter.validation.tables import tables
 
+VER_STATUS = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
+
 
 def _nodes() -> list[Any]:
     nodes: list[Any] = []
@@ -37,6 +39,27 @@ def _nodes() -> list[Any]:
         {"text": {"status": "generated"}},
         {"contained": [{"resourceType": "Patient", "meta": {"versionId": "1"}}]},
         {},
+        {"period": 1.5},
+        {"period": -2},
+        {"period": 0},
+        {"period": "1"},
+        {"type": "document"},
+        {"type": "collection"},
+        {"type": "2020-01-01"},
+        {"type": "document", "identifier": {"system": "urn:x", "value": "1"}},
+        {
+            "verificationStatus": {"coding": [{"system": VER_STATUS, "code": "entered-in-error"}]},
+            "clinicalStatus": {"text": "active"},
+        },
+        {"verificationStatus": {"coding": [{"system": VER_STATUS, "code": "entered-in-error"}]}},
+        {
+            "verificationStatus": {"coding": [{"system": VER_STATUS, "code": "confirmed"}]},
+            "clinicalStatus": {"text": "active"},
+        },
+        {
+            "verificationStatus": {"coding": [{"system": "urn:other", "code": "entered-in-error"}]},
+            "clinicalStatus": {"text": "active"},
+        },
     ]
     unique = {json.dumps(n, sort_keys=True): n for n in nodes + extra}
     return list(unique.values())
@@ -52,6 +75,7 @@ def _untyped_choice(node: dict[str, Any]) -> bool:
 
 def test_fast_path_matches_fhirpathpy() -> None:
     decided = 0
+    decided_keys = set()
     nodes = _nodes()
     for key, cons in tables()["constraints"].items():
         for c in cons:
@@ -75,4 +99,7 @@ def test_fast_path_matches_fhirpathpy() -> None:
                 want = not res or res == [True]
                 assert got == want, (key, c[0], expr, node)
                 decided += 1
+                decided_keys.add(c[0])
     assert decided > 1000
+    # the comparison and where() shapes are exercised, not only exists()/empty()
+    assert {"tim-5", "con-5", "bdl-9"} <= decided_keys

@@ -1,0 +1,91 @@
+"""The walker's fast accept of primitive elements never changes what is reported.
+
+Every primitive value in the converted bundles is replaced, one at a time, by values that break
+it in different ways (wrong JSON type, empty, whitespace, impossible date, unknown code, array
+where one value is allowed and back); each mutant is validated with and without the fast
+accept, and both must report exactly the same issues.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from fhir_adapter import convert
+from fhir_adapter.validation import Validator
+
+MUTATIONS: list[Any] = [
+    None,
+    "",
+    " padded ",
+    "2021-02-30",
+    "not-a-code",
+    "x" * 70,
+    0,
+    -1,
+    2**40,
+    1.5,
+    True,
+    [],
+    ["a"],
+    {"a": 1},
+    "<b>tag</b>",
+]
+
+
+def _leaves(node: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k != "resourceType":
+                yield from _leaves(v, (*path, k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _leaves(v, (*path, i))
+    else:
+        yield path
+
+
+def _set(node: Any, path: tuple[Any, ...], value: Any) -> Any:
+    out = copy.deepcopy(node)
+    target = out
+    for step in path[:-1]:
+        target = target[step]
+    target[path[-1]] = value
+    return out
+
+
+def _issues(v: Validator, resource: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    return sorted(
+        (i.severity, i.rule, i.path, i.message) for i in v.validate_resource(resource).issues
+    )
+
+
+@pytest.fixture(scope="module")
+def validators() -> tuple[Validator, Validator]:
+    fast, slow = Validator(), Validator()
+    slow._walker.fast_accept = False
+    assert fast._walker.fast_accept
+    return fast, slow
+
+
+@pytest.mark.parametrize("case", [None, "fixtures/t2dm-metformin.case.yaml"], ids=["seed", "t2dm"])
+def test_fast_accept_reports_the_same_issues(
+    case: str | None, validators: tuple[Validator, Validator]
+) -> None:
+    fast, slow = validators
+    compared = differing = 0
+    for entry in convert(case)["entry"]:
+        resource = entry["resource"]
+        assert _issues(fast, resource) == _issues(slow, resource)
+        for leaf in _leaves(resource):
+            for bad in MUTATIONS:
+                mutant = _set(resource, leaf, bad)
+                got = _issues(fast, mutant)
+                assert got == _issues(slow, mutant), (resource["resourceType"], leaf, bad)
+                compared += 1
+                differing += bool(got)
+    assert compared > 1000
+    assert differing > compared // 2  # most mutants are invalid: the comparison has teeth
