@@ -165,7 +165,9 @@ _XHTML_ATTRS = frozenset(
 @cache
 def _regex(type_name: str) -> re.Pattern[str] | None:
     rx = tables()["primitives"][type_name]["regex"]
-    return re.compile(rx) if rx else None
+    # The spec's regexes follow Java/XML Schema, where \s is ASCII whitespace: a no-break
+    # space inside a string is content, not whitespace.
+    return re.compile(rx, re.ASCII) if rx else None
 
 
 @cache
@@ -220,6 +222,7 @@ class Walker:
         self.types: dict[str, Any] = t["types"]
         self.primitives: dict[str, Any] = t["primitives"]
         self.resources = frozenset(t["resources"])
+        self._resource_like = self.resources | {"Resource", "DomainResource"}
         self.extensions: dict[str, Any] = t.get("extensions", {})
         self._scopes: dict[str, ResourceScope] = {}  # resource path -> what its walk gathered
         self._plans: dict[str, _Plan] = {}
@@ -564,7 +567,7 @@ class Walker:
             if self.do_prim:
                 self._primitive(item, t, prim["json"], p, issues)
             return
-        if t in ("Resource", "DomainResource") or t in self.resources:
+        if t in self._resource_like:
             contained = ".contained[" in p[len(scope.path) :]
             self.resource(item, p, issues, root, scope.resource if contained else None)
             return

@@ -31,6 +31,16 @@ def _type_suffixes() -> frozenset[str]:
     return frozenset(n[0].upper() + n[1:] for n in names)
 
 
+@cache
+def _choice_bases() -> frozenset[str]:
+    """Names of choice elements (``value`` of ``value[x]``) in any R4 type."""
+    from fhir_adapter.validation.tables import tables
+
+    return frozenset(
+        name for t in tables()["types"].values() for name, row in t["el"].items() if row.get("choice")
+    )
+
+
 def _values(node: Any, names: list[str]) -> list[Any]:
     items = [node]
     for name in names:
@@ -38,11 +48,12 @@ def _values(node: Any, names: list[str]) -> list[Any]:
         for it in items:
             if not isinstance(it, dict):
                 continue
-            keys = (
-                [name]
-                if name in it
-                else [k for k in it if k.startswith(name) and k[len(name) :] in _type_suffixes()]
-            )
+            if name in it:
+                keys = [name]
+            elif name in _choice_bases():
+                keys = [k for k in it if k.startswith(name) and k[len(name) :] in _type_suffixes()]
+            else:
+                continue
             for k in keys:
                 v = it[k]
                 if isinstance(v, list):

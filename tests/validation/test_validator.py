@@ -107,7 +107,15 @@ VALID = [
                 }
             ]
         },
-        "contained": [{"resourceType": "Patient", "id": "pc", "gender": "male"}],
+        "contained": [
+            # a no-break space and a thin space are string content (ASCII \\s, as in Java)
+            {
+                "resourceType": "Patient",
+                "id": "pc",
+                "gender": "male",
+                "name": [{"text": "Jos\u00e9\u00a0Mar\u00eda\u2009R."}],
+            }
+        ],
         "subject": {"reference": "#pc"},
         "_status": {
             "extension": [
@@ -270,6 +278,7 @@ BAD = [
         "Observation.extension[0]",
     ),
     (lambda r: r.update(resourceType="Observatio"), "structure", "Observatio"),
+    (lambda r: r["code"].update(text="a\x0bb"), "primitive", "Observation.code.text"),
 ]
 
 
