@@ -37,7 +37,10 @@ def _choice_bases() -> frozenset[str]:
     from fhir_adapter.validation.tables import tables
 
     return frozenset(
-        name for t in tables()["types"].values() for name, row in t["el"].items() if row.get("choice")
+        name
+        for t in tables()["types"].values()
+        for name, row in t["el"].items()
+        if row.get("choice")
     )
 
 

@@ -89,3 +89,48 @@ def test_fast_accept_reports_the_same_issues(
                 differing += bool(got)
     assert compared > 1000
     assert differing > compared // 2  # most mutants are invalid: the comparison has teeth
+
+
+DIVS = [
+    '<div xmlns="http://www.w3.org/1999/xhtml">plain</div>',
+    '<div xmlns="http://www.w3.org/1999/xhtml"><p><b>A</b> &amp; B<br/></p></div>',
+    '<div xmlns="http://www.w3.org/1999/xhtml"><img/></div>',
+    '<div xmlns="http://www.w3.org/1999/xhtml"> \u00a0 </div>',
+    '<div xmlns="http://www.w3.org/1999/xhtml"><p></p></div>',
+    '<div xmlns="http://www.w3.org/1999/xhtml">&nbsp;</div>',
+    '<div xmlns="http://www.w3.org/1999/xhtml">&#65;</div>',
+    '<div xmlns="http://www.w3.org/1999/xhtml"><p>unclosed</div>',
+    '<div xmlns="http://www.w3.org/1999/xhtml"><p>x</b></div>',
+    '<div xmlns="http://www.w3.org/1999/xhtml"><script>x</script></div>',
+    '<div xmlns="http://www.w3.org/1999/xhtml"><p onclick="x()">x</p></div>',
+    '<div xmlns="http://www.w3.org/1999/xhtml"><a href="javascript:x()">x</a></div>',
+    '<div xmlns="http://www.w3.org/1999/xhtml">x</div>trailing',
+    '<div xmlns="http://www.w3.org/1999/xhtml">x</div><div>y</div>',
+    '<div xmlns="http://www.w3.org/1999/xhtml">a ]]> b</div>',
+    '<div xmlns="http://www.w3.org/1999/xhtml">bell \x07</div>',
+    '<div xmlns="http://www.w3.org/1999/xhtml">x</br/></div>',
+    '<div xmlns="http://www.w3.org/1999/xhtml"><P>x</P></div>',
+    "<div>no namespace</div>",
+    "<div xmlns='http://www.w3.org/1999/xhtml'>single quotes</div>",
+    '<span xmlns="http://www.w3.org/1999/xhtml">x</span>',
+    '<div xmlns="http://www.w3.org/1999/xhtml"><!-- c -->x</div>',
+    '<div xmlns="http://www.w3.org/1999/xhtml">',
+    "",
+]
+
+
+def test_narrative_fast_path_reports_the_same_issues(
+    validators: tuple[Validator, Validator],
+) -> None:
+    from fhir_adapter.validation.engine import _simple_xhtml_ok
+
+    fast, slow = validators
+    ours = [e["resource"]["text"]["div"] for e in convert(None)["entry"]]
+    assert all(_simple_xhtml_ok(d) for d in ours)  # the converter's narratives take the fast path
+    for div in DIVS + ours:
+        got: list[Any] = []
+        want: list[Any] = []
+        fast._walker._narrative({"div": div}, "x.text", got)
+        slow._walker._narrative({"div": div}, "x.text", want)
+        assert got == want, div
+    assert sum(bool(_simple_xhtml_ok(d)) for d in DIVS) == 3  # only the first three are simple
