@@ -211,6 +211,7 @@ class _Spec:
     bb: bool  # a backbone element (validated against its own element table)
     inv_key: str | None  # constraints key when the element has constraints to evaluate
     choice_base: str | None  # ``value`` for ``valueQuantity``
+    fast: Callable[[Any], bool] | None  # for a choice property: its fast accept check
 
 
 @dataclass(slots=True, frozen=True)
@@ -243,6 +244,7 @@ class Walker:
         self.extensions: dict[str, Any] = t.get("extensions", {})
         self._scopes: dict[str, ResourceScope] = {}  # resource path -> what its walk gathered
         self._plans: dict[str, _Plan] = {}
+        self._clean_codings: set[tuple[Any, Any]] = set()  # (system, code) without issues
         self.do_structure = "structure" in layers
         self.do_prim = "primitives" in layers
         self.do_bind = "bindings" in layers
@@ -251,7 +253,8 @@ class Walker:
         self.do_refs = "references" in layers
         self.do_bundle = "bundle" in layers
         self.do_json = "json" in layers
-        #: Skip the detailed walk of primitive elements a quick check accepts (same issues).
+        #: Shortcuts that never change the issues (tests compare with them off): quick checks
+        #: accepting valid primitives, leaf datatypes and simple narratives; known-clean codings.
         self.fast_accept = True
         self.invariants: Any = None
         if self.do_inv:
@@ -307,6 +310,7 @@ class Walker:
                 bb=bool(row.get("bb")),
                 inv_key=inv_key if self.do_inv and inv_key in self.invariants.keys else None,
                 choice_base=base,
+                fast=self._fast_for(tkey, json_name, row, t) if base else None,
             )
 
         out = {
@@ -321,20 +325,27 @@ class Walker:
         """Per element of ``tkey`` holding only primitives: a check that is True only when the
         full element check would report nothing (the common, valid case skips the walk)."""
         got: dict[str, Callable[[Any], bool]] = {}
-        if self.fast_accept:
-            for name, row in self.types[tkey]["el"].items():
-                t = row["types"][0]
-                if row.get("choice") or row.get("bb") or t not in self.primitives:
-                    continue
-                if self.do_inv and f"{tkey}.{name}" in self.invariants.keys:
-                    continue
-                bare: frozenset[str] | None = None
-                bind = row.get("bind")
-                if bind is not None and bind[0] == "required" and t == "code":
-                    vs = valueset(bind[1])
-                    bare = vs[2] if vs is not None else None
-                got[name] = _fast_element(t, self.primitives[t]["json"], row["max"], bare)
+        for name, row in self.types[tkey]["el"].items():
+            if not row.get("choice"):
+                fast = self._fast_for(tkey, name, row, row["types"][0])
+                if fast is not None:
+                    got[name] = fast
         return got
+
+    def _fast_for(
+        self, tkey: str, json_name: str, row: dict[str, Any], t: str
+    ) -> Callable[[Any], bool] | None:
+        """The fast accept check of one property holding primitive type ``t`` (or None)."""
+        if not self.fast_accept or row.get("bb") or t not in self.primitives:
+            return None
+        if self.do_inv and f"{tkey}.{json_name}" in self.invariants.keys:
+            return None
+        bare: frozenset[str] | None = None
+        bind = row.get("bind")
+        if bind is not None and bind[0] == "required" and t == "code":
+            vs = valueset(bind[1])
+            bare = vs[2] if vs is not None else None
+        return _fast_element(t, self.primitives[t]["json"], row["max"], bare)
 
     # ------------------------------------------------------------------ resources
 
@@ -447,6 +458,8 @@ class Walker:
                             )
                         )
                     seen_choice[base] = key
+                    if spec.fast is not None and spec.fast(value):
+                        continue
                 self._element(key, value, spec, f"{path}.{key}", issues, scope, root)
                 continue
             if key == "resourceType" and plan.is_resource:
@@ -646,7 +659,16 @@ class Walker:
             if isinstance(ref, str):
                 scope.refs.append((ref, p, tuple(row.get("targets", ()))))
         elif t == "Coding" and self.do_codes:
-            self._coding(item, p, issues)
+            # system|code pairs repeat across a bundle; a pair that passed once passes again
+            pair = (item.get("system"), item.get("code"))
+            hashable = type(pair[0]) is str and type(pair[1]) is str
+            if not (self.fast_accept and hashable and pair in self._clean_codings):
+                n = len(issues)
+                self._coding(item, p, issues)
+                if len(issues) == n and hashable:
+                    if len(self._clean_codings) > 100_000:
+                        self._clean_codings.clear()
+                    self._clean_codings.add(pair)
         elif t in QUANTITY_TYPES and self.do_codes:
             self._quantity(item, p, issues)
         elif t == "Narrative" and self.do_prim:
