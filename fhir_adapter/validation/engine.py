@@ -50,6 +50,8 @@ MAX_STRING = 1024 * 1024
 QUANTITY_TYPES = frozenset(
     {"Quantity", "SimpleQuantity", "MoneyQuantity", "Age", "Count", "Distance", "Duration"}
 )
+#: Datatypes with checks of their own after the element walk (see ``Walker._typed``).
+_HOOKED_TYPES = QUANTITY_TYPES | {"Extension", "Reference", "Narrative", "Period", "Attachment"}
 _RESTFUL = re.compile(
     r"/([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_history/[A-Za-z0-9\-.]{1,64})?$"
 )
@@ -335,17 +337,55 @@ class Walker:
     def _fast_for(
         self, tkey: str, json_name: str, row: dict[str, Any], t: str
     ) -> Callable[[Any], bool] | None:
-        """The fast accept check of one property holding primitive type ``t`` (or None)."""
-        if not self.fast_accept or row.get("bb") or t not in self.primitives:
+        """The fast accept check of one property holding type ``t`` (or None)."""
+        if not self.fast_accept or row.get("bb"):
             return None
         if self.do_inv and f"{tkey}.{json_name}" in self.invariants.keys:
             return None
+        if t not in self.primitives:
+            if row.get("bind") or not self._complex_fast_ok(t):
+                return None
+            whole = self._complex_fast(t)
+            if row["max"] == 1:
+                return whole
+            max_ = row["max"]
+            return lambda v: (
+                type(v) is list
+                and v != []
+                and (max_ < 0 or len(v) <= max_)
+                and all(whole(x) for x in v)
+            )
         bare: frozenset[str] | None = None
         bind = row.get("bind")
         if bind is not None and bind[0] == "required" and t == "code":
             vs = valueset(bind[1])
             bare = vs[2] if vs is not None else None
         return _fast_element(t, self.primitives[t]["json"], row["max"], bare)
+
+    def _complex_fast_ok(self, t: str) -> bool:
+        """Whether values of datatype ``t`` can be fast-accepted as a whole: no constraints and
+        no datatype check beyond its properties (a Coding's checks are memoised per code)."""
+        return (
+            t in self.types
+            and self.types[t]["kind"] == "complex-type"
+            and t not in _HOOKED_TYPES
+            and not (self.do_inv and t in self.invariants.keys)
+        )
+
+    def _complex_fast(self, t: str) -> Callable[[Any], bool]:
+        """True only for a ``t`` object that the full walk would pass silently."""
+        clean = self._clean_codings
+
+        def whole(v: Any) -> bool:
+            plan = self._plans.get(t) or self._plan(t)
+            if plan.leaf is None or not plan.leaf(v):
+                return False
+            if t == "Coding":
+                pair = (v.get("system"), v.get("code"))
+                return type(pair[0]) is str and type(pair[1]) is str and pair in clean
+            return True
+
+        return whole
 
     # ------------------------------------------------------------------ resources
 
@@ -608,7 +648,9 @@ class Walker:
                         )
                     )
                     continue
-                self.obj(item, t, p, issues, scope, root)
+                plan = self._plans.get(t) or self._plan(t)
+                if plan.leaf is None or not plan.leaf(item):
+                    self.obj(item, t, p, issues, scope, root)
                 continue
             self._typed(item, t, p, issues, scope, root, row)
             if bind is not None:

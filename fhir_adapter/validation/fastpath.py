@@ -45,22 +45,25 @@ def _choice_bases() -> frozenset[str]:
 
 
 def _values(node: Any, names: list[str]) -> list[Any]:
+    """The JSON values a plain FHIRPath path reaches from ``node`` (nulls dropped)."""
+    choice_bases = _choice_bases()
     items = [node]
     for name in names:
         nxt: list[Any] = []
         for it in items:
-            if not isinstance(it, dict):
+            if type(it) is not dict:
                 continue
-            if name in it:
-                keys = [name]
-            elif name in _choice_bases():
-                keys = [k for k in it if k.startswith(name) and k[len(name) :] in _type_suffixes()]
+            v = it.get(name)
+            if v is None:
+                if name not in choice_bases:
+                    continue
+                suffixes = _type_suffixes()
+                vs = [it[k] for k in it if k.startswith(name) and k[len(name) :] in suffixes]
             else:
-                continue
-            for k in keys:
-                v = it[k]
-                if isinstance(v, list):
-                    nxt.extend(x for x in v if x is not None)
+                vs = [v]
+            for v in vs:
+                if type(v) is list:
+                    nxt.extend(v if None not in v else [x for x in v if x is not None])
                 elif v is not None:
                     nxt.append(v)
         items = nxt
