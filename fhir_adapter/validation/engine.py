@@ -708,7 +708,7 @@ class Walker:
                 n = len(issues)
                 self._coding(item, p, issues)
                 if len(issues) == n and hashable:
-                    if len(self._clean_codings) > 100_000:
+                    if len(self._clean_codings) >= 10_000:
                         self._clean_codings.clear()
                     self._clean_codings.add(pair)
         elif t in QUANTITY_TYPES and self.do_codes:
@@ -1441,6 +1441,7 @@ class Walker:
                     )
 
 
+@cache
 def _fast_primitive(t: str, jtype: str) -> Callable[[Any], bool]:
     """True only for a value of primitive type ``t`` that ``Walker._primitive`` passes silently."""
     if jtype == "boolean":
@@ -1460,18 +1461,42 @@ def _fast_primitive(t: str, jtype: str) -> Callable[[Any], bool]:
     # Specialised shapes of the general check below, for the common types (fewer tests per value).
     if rx is not None and limit is not None and not markdown:
         fm = rx.fullmatch
+        seen: set[str] = set()  # short values that passed: codes, systems, statuses repeat
+
+        def remember(v: str) -> bool:
+            if len(v) <= 200:
+                if len(seen) >= 4096:
+                    seen.clear()  # bounded: a long stream keeps re-learning its common values
+                seen.add(v)
+            return True
+
         if not strip:
-            return lambda v: type(v) is str and 0 < len(v) <= limit and fm(v) is not None
+            return lambda v: (
+                type(v) is str
+                and (v in seen or (0 < len(v) <= limit and fm(v) is not None and remember(v)))
+            )
         if not dates:
             return lambda v: (
-                type(v) is str and 0 < len(v) <= limit and fm(v) is not None and v == v.strip()
+                type(v) is str
+                and (
+                    v in seen
+                    or (
+                        0 < len(v) <= limit and fm(v) is not None and v == v.strip() and remember(v)
+                    )
+                )
             )
         return lambda v: (
             type(v) is str
-            and 0 < len(v) <= limit
-            and fm(v) is not None
-            and v == v.strip()
-            and (len(v) < 10 or _real_date(v[:10]))
+            and (
+                v in seen
+                or (
+                    0 < len(v) <= limit
+                    and fm(v) is not None
+                    and v == v.strip()
+                    and (len(v) < 10 or _real_date(v[:10]))
+                    and remember(v)
+                )
+            )
         )
 
     def ok(v: Any) -> bool:
