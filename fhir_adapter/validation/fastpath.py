@@ -72,6 +72,20 @@ def _values(node: Any, names: list[str]) -> list[Any]:
     return items
 
 
+def _has(node: Any, names: list[str], i: int) -> bool:
+    """``bool(_values(node, names[i:]))``, stopping at the first value found."""
+    if i == len(names):
+        return True
+    if type(node) is not dict:
+        return False
+    v = node.get(names[i])
+    if v is None:
+        return names[i] in _choice_bases() and bool(_values(node, names[i:]))
+    if type(v) is list:
+        return any(x is not None and _has(x, names, i + 1) for x in v)
+    return _has(v, names, i + 1)
+
+
 def _split(expr: str, op: str) -> list[str]:
     """Split at top-level occurrences of `` op `` (outside parentheses and quotes)."""
     parts, depth, quote, start, i = [], 0, False, 0, 0
@@ -170,7 +184,7 @@ def _term(text: str) -> Decider | None:
         want_exists = m.group(2) == "exists"
 
         def decide(node: Any) -> bool:
-            return bool(_values(node, names)) == want_exists
+            return _has(node, names, 0) == want_exists
 
         return decide
     m = _WHERE.match(text)
