@@ -133,9 +133,22 @@ def prepare(bundle: dict[str, Any], mode: str, strategy: str) -> dict[str, Any]:
 
 
 _STATUS = re.compile(r"^\s*(\d{3})")
-_LOCATION = re.compile(
-    r"(?:^|/)([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_history/([A-Za-z0-9\-.]{1,64}))?/?$"
-)
+_TYPE = re.compile(r"[A-Z][A-Za-z]+")
+_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+
+
+def _parse_location(location: str) -> tuple[str, str | None] | None:
+    """(id, version) from a Location such as ``[base/]Type/id[/_history/vid]``, or None."""
+    parts = location.rstrip("/").split("/")
+    version = None
+    if len(parts) >= 4 and parts[-2] == "_history":
+        version = parts[-1]
+        if not _ID.fullmatch(version):
+            return None
+        parts = parts[:-2]
+    if len(parts) < 2 or not _TYPE.fullmatch(parts[-2]) or not _ID.fullmatch(parts[-1]):
+        return None
+    return parts[-1], version
 
 
 def _entry_result(
@@ -145,12 +158,16 @@ def _entry_result(
     er = EntryResult(i, r.get("resourceType", "?"), sent.get("fullUrl", ""))
     if response is None:
         return er
-    m = _STATUS.match(str(response.get("status", "")))
-    er.status = int(m.group(1)) if m else None
+    status = response.get("status")
+    if isinstance(status, str) and status[:3].isdigit() and status[3:4] in ("", " "):
+        er.status = int(status[:3])  # the usual "201 Created"
+    else:
+        m = _STATUS.match(str(status or ""))
+        er.status = int(m.group(1)) if m else None
     er.location = response.get("location")
-    loc = _LOCATION.search(er.location or "")
+    loc = _parse_location(er.location) if isinstance(er.location, str) else None
     if loc:
-        er.id, er.version = loc.group(2), loc.group(3)
+        er.id, er.version = loc
     if isinstance(resource, dict):
         er.id = er.id or resource.get("id")
         er.version = er.version or (resource.get("meta") or {}).get("versionId")
@@ -174,9 +191,24 @@ def _send_bundle(
     )
     resp = client.request("POST", "", body=prepared, idempotent=idempotent)
     body = client.json(resp, label) if resp.content else None
-    result = PostResult(client.base_url, mode, strategy=strategy)
+    return read_bundle_response(
+        client.base_url, label, resp.status_code, body, prepared, mode, strategy
+    )
+
+
+def read_bundle_response(
+    server: str,
+    label: str,
+    status: int,
+    body: Any,
+    prepared: dict[str, Any],
+    mode: str,
+    strategy: str,
+) -> PostResult:
+    """The PostResult of a transaction/batch answer (``body`` parsed), checked for shape."""
+    result = PostResult(server, mode, strategy=strategy)
     sent = prepared.get("entry", [])
-    if resp.status_code >= 400:
+    if status >= 400:
         outcome = (
             body
             if isinstance(body, dict) and body.get("resourceType") == "OperationOutcome"
@@ -184,7 +216,7 @@ def _send_bundle(
         )
         for i, e in enumerate(sent):
             er = _entry_result(i, e, None, None)
-            er.status, er.outcome = resp.status_code, outcome
+            er.status, er.outcome = status, outcome
             result.entries.append(er)
         return result
     want = f"{prepared['type']}-response"
@@ -196,25 +228,25 @@ def _send_bundle(
         got = body.get("type") if isinstance(body, dict) else type(body).__name__
         raise DeliveryError(
             f"expected a {want} Bundle, got {got!r}",
-            server=client.base_url,
+            server=server,
             request=label,
-            status=resp.status_code,
+            status=status,
         )
     answers = body.get("entry", [])
     if len(answers) != len(sent):
         raise DeliveryError(
             f"the response has {len(answers)} entries for {len(sent)} sent",
-            server=client.base_url,
+            server=server,
             request=label,
-            status=resp.status_code,
+            status=status,
         )
     for i, (e, a) in enumerate(zip(sent, answers, strict=True)):
         if not isinstance(a, dict) or not isinstance(a.get("response"), dict):
             raise DeliveryError(
                 f"response entry {i} has no 'response'",
-                server=client.base_url,
+                server=server,
                 request=label,
-                status=resp.status_code,
+                status=status,
             )
         result.entries.append(_entry_result(i, e, a["response"], a.get("resource")))
     return result

@@ -484,3 +484,25 @@ def test_cli_post_prints_table_and_exit_code(
         status=400,
     )
     assert main(["post", str(path), "--server", BASE]) == 1
+
+
+@pytest.mark.parametrize(
+    ("location", "expected"),
+    [
+        ("Patient/123", ("123", None)),
+        ("Patient/123/_history/2", ("123", "2")),
+        ("https://ehr.example/fhir/Patient/a-1.b/_history/7/", ("a-1.b", "7")),
+        ("https://ehr.example/fhir/Observation/9", ("9", None)),
+        ("Patient/123/_history", None),
+        ("Patient/123/_history/bad version", None),
+        ("patient/123", None),
+        ("Patient/", None),
+        ("Patient/a b", None),
+        ("Patient/" + "x" * 65, None),
+        ("", None),
+    ],
+)
+def test_location_parsing(location: str, expected: tuple[str, str | None] | None) -> None:
+    from fhir_adapter.client.delivery import _parse_location
+
+    assert _parse_location(location) == expected
