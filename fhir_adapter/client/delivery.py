@@ -154,7 +154,7 @@ def _parse_location(location: str) -> tuple[str, str | None] | None:
 def _entry_result(
     i: int, sent: dict[str, Any], response: dict[str, Any] | None, resource: Any
 ) -> EntryResult:
-    r = sent.get("resource", {})
+    r = sent.get("resource") or {}
     er = EntryResult(i, r.get("resourceType", "?"), sent.get("fullUrl", ""))
     if response is None:
         return er
@@ -164,18 +164,20 @@ def _entry_result(
     else:
         m = _STATUS.match(str(status or ""))
         er.status = int(m.group(1)) if m else None
-    er.location = response.get("location")
-    loc = _parse_location(er.location) if isinstance(er.location, str) else None
+    location = er.location = response.get("location")
+    loc = _parse_location(location) if isinstance(location, str) else None
     if loc:
         er.id, er.version = loc
-    if isinstance(resource, dict):
+    if (er.id is None or er.version is None) and isinstance(resource, dict):
         er.id = er.id or resource.get("id")
         er.version = er.version or (resource.get("meta") or {}).get("versionId")
-    etag = response.get("etag")
-    if not er.version and isinstance(etag, str):
-        er.version = etag.removeprefix("W/").strip('"') or None
-    if isinstance(response.get("outcome"), dict):
-        er.outcome = response["outcome"]
+    if not er.version:
+        etag = response.get("etag")
+        if isinstance(etag, str):
+            er.version = etag.removeprefix("W/").strip('"') or None
+    outcome = response.get("outcome")
+    if isinstance(outcome, dict):
+        er.outcome = outcome
     return er
 
 

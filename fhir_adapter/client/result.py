@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-@dataclass
+@dataclass(slots=True)
 class EntryResult:
     """The outcome of one entry: HTTP status, server id/version/Location, any OperationOutcome."""
 

@@ -283,7 +283,10 @@ class Walker:
                         ok = fast.get(k)
                         if ok is None or not ok(v):
                             return False
-                    return all(n in node for n in names)
+                    for n in names:
+                        if n not in node:
+                            return False
+                    return True
 
             got = self._plans[tkey] = _Plan(
                 els=tdef["el"],
@@ -346,15 +349,7 @@ class Walker:
             if row.get("bind") or not self._complex_fast_ok(t):
                 return None
             whole = self._complex_fast(t)
-            if row["max"] == 1:
-                return whole
-            max_ = row["max"]
-            return lambda v: (
-                type(v) is list
-                and v != []
-                and (max_ < 0 or len(v) <= max_)
-                and all(whole(x) for x in v)
-            )
+            return whole if row["max"] == 1 else _fast_list(whole, row["max"])
         bare: frozenset[str] | None = None
         bind = row.get("bind")
         if bind is not None and bind[0] == "required" and t == "code":
@@ -1170,11 +1165,9 @@ class Walker:
         )
         if t not in ("Coding", "CodeableConcept") or not isinstance(item, dict):
             return
-        ok = any(
-            isinstance(c, dict) and f"{c.get('system')}|{c.get('code')}" in codes for c in codings
-        )
-        if ok:
-            return
+        for c in codings:
+            if isinstance(c, dict) and f"{c.get('system')}|{c.get('code')}" in codes:
+                return
         if required:
             issues.append(
                 Issue(
@@ -1204,7 +1197,7 @@ class Walker:
         res = scope.container or scope.resource
         raw = res.get("contained")
         contained: list[Any] = raw if isinstance(raw, list) else []
-        ids = {c.get("id") for c in contained if isinstance(c, dict)}
+        ids = {c.get("id") for c in contained if isinstance(c, dict)} if contained else set()
         local: set[str] = set()
         for ref, p, targets in scope.refs:
             if not _REF.match(ref):
@@ -1290,18 +1283,16 @@ class Walker:
 
     def _entry_rules(self, e: dict[str, Any], btype: Any, ep: str, issues: list[Issue]) -> None:
         """bdl-3, bdl-4, bdl-5, bdl-8 for one entry (native: the engine scans all entries each)."""
-        from fhir_adapter.validation.invariants import human
-
         wants_request = btype in ("batch", "transaction", "history")
         if ("request" in e) != wants_request:
             fix = "add entry.request" if wants_request else "remove entry.request"
-            issues.append(Issue("error", "bdl-3", ep, human("bdl-3"), fix, family="invariant"))
+            issues.append(Issue("error", "bdl-3", ep, _human("bdl-3"), fix, family="invariant"))
         wants_response = btype in ("batch-response", "transaction-response", "history")
         if ("response" in e) != wants_response:
             fix = "add entry.response" if wants_response else "remove entry.response"
-            issues.append(Issue("error", "bdl-4", ep, human("bdl-4"), fix, family="invariant"))
+            issues.append(Issue("error", "bdl-4", ep, _human("bdl-4"), fix, family="invariant"))
         if not ("resource" in e or "request" in e or "response" in e):
-            issues.append(Issue("error", "bdl-5", ep, human("bdl-5"), family="invariant"))
+            issues.append(Issue("error", "bdl-5", ep, _human("bdl-5"), family="invariant"))
         fu = e.get("fullUrl")
         if isinstance(fu, str) and "/_history/" in fu:
             issues.append(
@@ -1309,7 +1300,7 @@ class Walker:
                     "error",
                     "bdl-8",
                     f"{ep}.fullUrl",
-                    human("bdl-8"),
+                    _human("bdl-8"),
                     "drop the /_history/ part",
                     family="invariant",
                 )
@@ -1329,7 +1320,7 @@ class Walker:
             fu, r = e.get("fullUrl"), e.get("resource")
             if self.do_bundle and isinstance(fu, str) and isinstance(r, dict):
                 rid, rt = r.get("id"), r.get("resourceType")
-                rest = _RESTFUL.search(fu)
+                rest = _RESTFUL.search(fu) if "/" in fu else None
                 if not _ABSOLUTE.match(fu):
                     issues.append(
                         Issue(
@@ -1524,14 +1515,21 @@ def _fast_element(
         def one(v: Any) -> bool:
             return prim(v) and v in codes
 
-    if max_ == 1:
-        return one
-    return lambda v: (
-        type(v) is list
-        and v != []
-        and (max_ < 0 or len(v) <= max_)
-        and all(x is not None and one(x) for x in v)
-    )
+    return one if max_ == 1 else _fast_list(one, max_)
+
+
+def _fast_list(one: Callable[[Any], bool], max_: int) -> Callable[[Any], bool]:
+    """A fast accept check for a repeating element whose items ``one`` accepts."""
+
+    def ok(v: Any) -> bool:
+        if type(v) is not list or not v or (max_ >= 0 and len(v) > max_):
+            return False
+        for x in v:  # a loop, not all(genexpr): this runs for most arrays of a bundle
+            if x is None or not one(x):
+                return False
+        return True
+
+    return ok
 
 
 _XHTML_ROOT = '<div xmlns="http://www.w3.org/1999/xhtml">'
@@ -1573,6 +1571,12 @@ def _simple_xhtml_ok(div: str) -> bool:
         else:
             text = True  # an entity is content
     return not stack and text
+
+
+def _human(key: str) -> str:
+    from fhir_adapter.validation.invariants import human
+
+    return human(key)
 
 
 @cache

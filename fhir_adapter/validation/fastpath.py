@@ -82,7 +82,10 @@ def _has(node: Any, names: list[str], i: int) -> bool:
     if v is None:
         return names[i] in _choice_bases() and bool(_values(node, names[i:]))
     if type(v) is list:
-        return any(x is not None and _has(x, names, i + 1) for x in v)
+        for x in v:
+            if x is not None and _has(x, names, i + 1):
+                return True
+        return False
     return _has(v, names, i + 1)
 
 
