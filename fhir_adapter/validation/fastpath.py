@@ -44,6 +44,39 @@ def _choice_bases() -> frozenset[str]:
     )
 
 
+_CAMEL = re.compile(r"(?=[A-Z])")
+
+
+_NAMES_CACHE: dict[tuple[str, ...], frozenset[str]] = {}
+
+
+def fhirpath_names(node: dict[str, Any]) -> frozenset[str]:
+    """``_names_of`` for a node, cached by its key sequence (nodes of one type repeat it)."""
+    keys = tuple(node)
+    got = _NAMES_CACHE.get(keys)
+    if got is None:
+        if len(_NAMES_CACHE) > 50_000:
+            _NAMES_CACHE.clear()
+        got = _NAMES_CACHE[keys] = _names_of(keys)
+    return got
+
+
+def _names_of(keys: tuple[str, ...]) -> frozenset[str]:
+    """The FHIRPath names a JSON object's keys may stand for.
+
+    ``valueQuantity`` is ``value`` in FHIRPath and ``_status`` carries ``status``; every camel-case
+    prefix is included, which can only make the skip test more conservative, never wrong.
+    """
+    out = set()
+    for k in keys:
+        k = k.lstrip("_")
+        out.add(k)
+        for m in _CAMEL.finditer(k):
+            if m.start():
+                out.add(k[: m.start()])
+    return frozenset(out)
+
+
 def _values(node: Any, names: list[str]) -> list[Any]:
     """The JSON values a plain FHIRPath path reaches from ``node`` (nulls dropped)."""
     choice_bases = _choice_bases()
@@ -80,7 +113,12 @@ def _has(node: Any, names: list[str], i: int) -> bool:
         return False
     v = node.get(names[i])
     if v is None:
-        return names[i] in _choice_bases() and bool(_values(node, names[i:]))
+        # an absent choice element is ruled out by the node's (cached) FHIRPath names
+        return (
+            names[i] in _choice_bases()
+            and names[i] in fhirpath_names(node)
+            and bool(_values(node, names[i:]))
+        )
     if type(v) is list:
         for x in v:  # noqa: SIM110 - faster than any(genexpr)
             if x is not None and _has(x, names, i + 1):

@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from fhir_adapter.validation.fastpath import compile_fast
+from fhir_adapter.validation.fastpath import compile_fast, fhirpath_names
 from fhir_adapter.validation.report import Issue
 from fhir_adapter.validation.tables import fhirpath_asts, tables
 
@@ -86,39 +86,6 @@ class _Compiled:
                 self.empty_result = _truthy(self.fn({}, dict(_CONTEXT)))
             except Exception:
                 self.local = False
-
-
-_CAMEL = re.compile(r"(?=[A-Z])")
-
-
-_NAMES_CACHE: dict[tuple[str, ...], frozenset[str]] = {}
-
-
-def _fhirpath_names(node: dict[str, Any]) -> frozenset[str]:
-    """``_names_of`` for a node, cached by its key sequence (nodes of one type repeat it)."""
-    keys = tuple(node)
-    got = _NAMES_CACHE.get(keys)
-    if got is None:
-        if len(_NAMES_CACHE) > 50_000:
-            _NAMES_CACHE.clear()
-        got = _NAMES_CACHE[keys] = _names_of(keys)
-    return got
-
-
-def _names_of(keys: tuple[str, ...]) -> frozenset[str]:
-    """The FHIRPath names a JSON object's keys may stand for.
-
-    ``valueQuantity`` is ``value`` in FHIRPath and ``_status`` carries ``status``; every camel-case
-    prefix is included, which can only make the skip test more conservative, never wrong.
-    """
-    out = set()
-    for k in keys:
-        k = k.lstrip("_")
-        out.add(k)
-        for m in _CAMEL.finditer(k):
-            if m.start():
-                out.add(k[: m.start()])
-    return frozenset(out)
 
 
 def human(key: str) -> str:
@@ -192,7 +159,7 @@ class Invariants:
         """Append an Issue for each constraint of ``key`` that ``node`` violates."""
         if key not in self.keys:
             return
-        present = _fhirpath_names(node) if isinstance(node, dict) else frozenset()
+        present = fhirpath_names(node) if isinstance(node, dict) else frozenset()
         for c in self._get(key):
             if c.local and present.isdisjoint(c.names):
                 ok = c.empty_result
