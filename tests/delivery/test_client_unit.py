@@ -506,3 +506,39 @@ def test_location_parsing(location: str, expected: tuple[str, str | None] | None
     from fhir_adapter.client.delivery import _parse_location
 
     assert _parse_location(location) == expected
+
+
+def test_environment_proxy_and_ca_bundle_are_read_once(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    from fhir_adapter.client import FhirClient
+
+    ca = tmp_path / "ca.pem"
+    ca.write_text("not used by this test")
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca))
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    with FhirClient("https://ehr.example/fhir") as c:
+        assert c.session.trust_env is False  # no per-request environment scan, no .netrc
+        assert c.session.proxies.get("https") == "http://proxy.example:3128"
+        assert c.session.verify == str(ca)
+    with FhirClient("https://ehr.example/fhir", verify=False) as c:
+        assert c.session.verify is False  # an explicit choice wins over the environment
+    monkeypatch.setenv("NO_PROXY", "ehr.example")
+    with FhirClient("https://ehr.example/fhir") as c:
+        assert "https" not in c.session.proxies
+
+
+def test_prepare_leaves_the_callers_bundle_untouched() -> None:
+    from fhir_adapter.client.delivery import prepare
+
+    bundle = convert(None)
+    before = json.dumps(bundle, sort_keys=True)
+    batch = prepare(bundle, "batch", "put")
+    tx = prepare(bundle, "transaction", "conditional-create")
+    assert json.dumps(bundle, sort_keys=True) == before
+    assert batch["type"] == "batch" and tx["type"] == "transaction"
+    assert all(e["request"]["method"] == "PUT" for e in batch["entry"])
+    assert not any("urn:uuid:" in json.dumps(e["resource"]) for e in batch["entry"])
+    assert tx["entry"][0]["request"] == bundle["entry"][0]["request"]
