@@ -531,6 +531,7 @@ def test_environment_proxy_and_ca_bundle_are_read_once(
 
 
 def test_prepare_leaves_the_callers_bundle_untouched() -> None:
+    from fhir_adapter.bundle import references
     from fhir_adapter.client.delivery import prepare
 
     bundle = convert(None)
@@ -540,5 +541,6 @@ def test_prepare_leaves_the_callers_bundle_untouched() -> None:
     assert json.dumps(bundle, sort_keys=True) == before
     assert batch["type"] == "batch" and tx["type"] == "transaction"
     assert all(e["request"]["method"] == "PUT" for e in batch["entry"])
-    assert not any("urn:uuid:" in json.dumps(e["resource"]) for e in batch["entry"])
+    refs = [r for e in batch["entry"] for r in references(e["resource"])]
+    assert refs and not any(r.startswith("urn:uuid:") for r in refs)  # rewritten to Type/id
     assert tx["entry"][0]["request"] == bundle["entry"][0]["request"]
