@@ -74,8 +74,9 @@ def verhoeff_ok(digits: str) -> bool:
 
 
 def snomed_ok(code: str) -> bool:
-    """A SNOMED CT identifier: 6-18 digits, no leading zero, valid Verhoeff check digit."""
-    return bool(_SCTID.match(code)) and verhoeff_ok(code)
+    """A SNOMED CT concept id: 6-18 digits, no leading zero, a concept partition (``00`` core,
+    ``10`` extension: description and relationship ids are not codes), valid Verhoeff digit."""
+    return bool(_SCTID.match(code)) and code[-3:-1] in ("00", "10") and verhoeff_ok(code)
 
 
 def loinc_ok(code: str) -> bool:

@@ -1,7 +1,7 @@
 """The terminology tables: shape, no duplicate keys, canonical systems, valid code syntax.
 
-Self-contained: loads the YAML with PyYAML and carries its own reference checkers (Verhoeff,
-LOINC mod-10, ICD-10-CM shape), so it checks the data independently of the adapter code.
+Code syntax is checked with the same checkers the validator uses (``fhir_adapter.codesystems``);
+their own behaviour on known-good and known-bad codes is pinned at the end of this file.
 """
 
 from __future__ import annotations
@@ -14,17 +14,24 @@ from typing import Any
 import pytest
 import yaml
 
-MAPPINGS_DIR = Path(__file__).resolve().parent.parent / "mappings"
+from fhir_adapter.codesystems import (
+    ATC,
+    DICOM,
+    ICD10CM,
+    LOINC,
+    RXNORM,
+    SNOMED,
+    UCUM,
+    icd10cm_ok,
+    loinc_ok,
+    snomed_ok,
+    verhoeff_ok,
+)
+from fhir_adapter.paths import MAPPINGS_DIR
+
 TABLES = sorted(MAPPINGS_DIR.glob("*.yaml"))
 R4_DEFS = Path("/work/defs/package/dist/fhir/r4")
 
-SNOMED = "http://snomed.info/sct"
-LOINC = "http://loinc.org"
-ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
-RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
-ATC = "http://www.whocc.no/atc"
-UCUM = "http://unitsofmeasure.org"
-DICOM = "http://dicom.nema.org/resources/ontology/DCM"
 HL7_PREFIX = "http://terminology.hl7.org/CodeSystem/"
 ALLOWED_SYSTEMS = {
     SNOMED,
@@ -124,69 +131,6 @@ EXPECTED_KEYS = {
         "data_absent_not_performed",
     },
 }
-
-# --- reference checkers ---------------------------------------------------------------------
-
-_D = (
-    (0, 1, 2, 3, 4, 5, 6, 7, 8, 9),
-    (1, 2, 3, 4, 0, 6, 7, 8, 9, 5),
-    (2, 3, 4, 0, 1, 7, 8, 9, 5, 6),
-    (3, 4, 0, 1, 2, 8, 9, 5, 6, 7),
-    (4, 0, 1, 2, 3, 9, 5, 6, 7, 8),
-    (5, 9, 8, 7, 6, 0, 4, 3, 2, 1),
-    (6, 5, 9, 8, 7, 1, 0, 4, 3, 2),
-    (7, 6, 5, 9, 8, 2, 1, 0, 4, 3),
-    (8, 7, 6, 5, 9, 3, 2, 1, 0, 4),
-    (9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
-)
-_P = (
-    (0, 1, 2, 3, 4, 5, 6, 7, 8, 9),
-    (1, 5, 7, 6, 2, 8, 3, 0, 9, 4),
-    (5, 8, 0, 3, 7, 9, 6, 1, 4, 2),
-    (8, 9, 1, 6, 0, 4, 3, 5, 2, 7),
-    (9, 4, 5, 3, 1, 2, 6, 8, 7, 0),
-    (4, 2, 8, 6, 5, 7, 3, 9, 0, 1),
-    (2, 7, 9, 3, 8, 0, 6, 4, 1, 5),
-    (7, 0, 4, 6, 9, 1, 3, 2, 5, 8),
-)
-
-
-def verhoeff_ok(digits: str) -> bool:
-    c = 0
-    for i, ch in enumerate(reversed(digits)):
-        c = _D[c][_P[i % 8][int(ch)]]
-    return c == 0
-
-
-def snomed_ok(code: str) -> bool:
-    """SCTID: 6-18 digits, no leading zero, partition 0x (concept), valid Verhoeff digit."""
-    if not re.fullmatch(r"[1-9][0-9]{5,17}", code):
-        return False
-    if code[-3] != "0" or code[-2] not in "012":  # partition: concept / description / relation
-        return False
-    return verhoeff_ok(code)
-
-
-def loinc_ok(code: str) -> bool:
-    """LOINC: digits, hyphen, mod-10 (Luhn-style) check digit."""
-    m = re.fullmatch(r"([0-9]{1,7})-([0-9])", code)
-    if not m:
-        return False
-    body, check = m.group(1), int(m.group(2))
-    total = 0
-    for i, ch in enumerate(reversed(body)):
-        d = int(ch)
-        if i % 2 == 0:
-            d *= 2
-            d = d - 9 if d > 9 else d
-        total += d
-    return (10 - total % 10) % 10 == check
-
-
-def icd10cm_ok(code: str) -> bool:
-    """ICD-10-CM shape: letter, digit, alnum, then optionally '.' and 1-4 alnum (upper case)."""
-    return bool(re.fullmatch(r"[A-TV-Z][0-9][0-9AB](\.[0-9A-Z]{1,4})?", code))
-
 
 # --- YAML loading ---------------------------------------------------------------------------
 

@@ -1026,7 +1026,7 @@ class Walker:
         check = cs.CHECKS.get(system)
         if check and not check(code):
             what = {
-                cs.SNOMED: "SNOMED CT id (check digit)",
+                cs.SNOMED: "SNOMED CT concept id (partition, check digit)",
                 cs.LOINC: "LOINC code (check digit)",
                 cs.ICD10CM: "ICD-10-CM code",
             }[system]
