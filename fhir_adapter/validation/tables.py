@@ -30,6 +30,17 @@ def fhirpath_asts() -> dict[str, Any]:
 
 
 @cache
+def displays() -> dict[str, dict[str, Any]]:
+    """Complete HL7/DICOM code systems of the R4 definitions (``data/displays.json.gz``):
+    system -> {code: display, or a list of display and designations, or ""}."""
+    path = DATA.with_name("displays.json.gz")
+    if not path.is_file():
+        return {}
+    data: dict[str, dict[str, Any]] = json.loads(gzip.decompress(path.read_bytes()))
+    return data
+
+
+@cache
 def ucum_common() -> frozenset[str]:
     """UCUM codes of the R4 common-units value set, verified valid when the tables were built."""
     return frozenset(tables().get("ucum_common", ()))

@@ -569,3 +569,31 @@ def _vs(language: str, expression: str) -> dict[str, Any]:
 def test_valueset_parameter_expressions(language: str, expression: str, bad: bool) -> None:
     got = {i.rule for i in validate(_vs(language, expression)).issues}
     assert ("valueset-parameter" in got) == bad, got
+
+
+OBS_CAT = "http://terminology.hl7.org/CodeSystem/observation-category"
+DCM = "http://dicom.nema.org/resources/ontology/DCM"
+
+
+@pytest.mark.parametrize(
+    ("coding", "rule"),
+    [
+        ({"system": OBS_CAT, "code": "laboratory", "display": "Laboratory"}, None),
+        ({"system": OBS_CAT, "code": "laboratory", "display": "  laboratory "}, None),
+        ({"system": OBS_CAT, "code": "laboratory"}, None),
+        ({"system": OBS_CAT, "code": "laboratory", "display": "Lab"}, "code-display"),
+        ({"system": OBS_CAT, "code": "Laboratory"}, "code-unknown"),  # codes are case-sensitive
+        ({"system": DCM, "code": "CT", "display": "Computed Tomography"}, None),
+        ({"system": DCM, "code": "XR"}, "code-unknown"),  # not a DICOM modality
+        ({"system": "http://loinc.org", "code": "17861-6", "display": "anything"}, None),
+    ],
+)
+def test_hl7_and_dicom_codes_and_displays_are_checked(
+    coding: dict[str, str], rule: str | None
+) -> None:
+    r = obs()
+    r["category"] = [{"coding": [coding]}]
+    report = validate(r)
+    got = {i.rule for i in report.issues if i.rule.startswith("code-")}
+    assert got == ({rule} if rule else set()), report.to_text()
+    assert report.ok  # warnings: a newer edition of HL7 terminology may add codes
