@@ -3,7 +3,9 @@
 Per element: known name -> array-ness and count -> null/empty -> JSON type and primitive syntax ->
 binding -> external code syntax -> recurse (complex types, backbone elements, contained and
 bundled resources) -> required elements and choice exclusivity -> invariants. References are
-collected during the walk and checked per resource and per bundle afterwards.
+collected during the walk and checked per resource and per bundle afterwards. The per-value
+checks live in ``primitives`` (primitive syntax), ``codes`` (Coding and Quantity), ``xhtml``
+(narratives) and ``invariants`` (FHIRPath constraints).
 """
 
 from __future__ import annotations
@@ -12,13 +14,23 @@ import datetime as _dt
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Any
-from xml.etree import ElementTree
 
-from fhir_adapter import codesystems as cs
+from fhir_adapter.validation.codes import (
+    ABSOLUTE_URI,
+    check_coding,
+    check_quantity,
+    coding_key,
+)
+from fhir_adapter.validation.primitives import (
+    check_primitive,
+    fast_element,
+    fast_list,
+    jtype_name,
+)
 from fhir_adapter.validation.report import Issue
-from fhir_adapter.validation.tables import choice_names, displays, tables, ucum_common, valueset
+from fhir_adapter.validation.tables import choice_names, tables, valueset
+from fhir_adapter.validation.xhtml import check_narrative
 
 LAYERS = (
     "json",
@@ -32,21 +44,12 @@ LAYERS = (
     "bundle",
 )
 
-_INT_RANGE = {
-    "integer": (-(2**31), 2**31 - 1),
-    "unsignedInt": (0, 2**31 - 1),
-    "positiveInt": (1, 2**31 - 1),
-}
 _REF = re.compile(
     r"^(#[A-Za-z0-9\-.]{1,64}|urn:uuid:\S+"
     r"|urn:oid:[0-2](\.(0|[1-9][0-9]*))+"
     r"|((https?://[^\s]+/)?[A-Z][A-Za-z]+/[A-Za-z0-9\-.]{1,64}(/_history/[A-Za-z0-9\-.]{1,64})?)"
     r"|https?://\S+)$"
 )
-_XHTML_NS = "{http://www.w3.org/1999/xhtml}"
-_ABSOLUTE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
-_HTML_TAG = re.compile(r"<[A-Za-z][A-Za-z0-9]*(\s[^<>]*)?/?>")
-MAX_STRING = 1024 * 1024
 QUANTITY_TYPES = frozenset(
     {"Quantity", "SimpleQuantity", "MoneyQuantity", "Age", "Count", "Distance", "Duration"}
 )
@@ -57,138 +60,6 @@ _RESTFUL = re.compile(
 )
 # Elements and attributes the R4 narrative rules (Narrative.div, txt-1) allow: basic HTML, no
 # active content. Hand-written: it is the spec's own short list, not a general HTML sanitizer.
-_XHTML_ELEMENTS = frozenset(
-    [
-        "a",
-        "abbr",
-        "acronym",
-        "b",
-        "big",
-        "blockquote",
-        "br",
-        "caption",
-        "cite",
-        "code",
-        "col",
-        "colgroup",
-        "dd",
-        "dfn",
-        "div",
-        "dl",
-        "dt",
-        "em",
-        "h1",
-        "h2",
-        "h3",
-        "h4",
-        "h5",
-        "h6",
-        "hr",
-        "i",
-        "img",
-        "li",
-        "ol",
-        "p",
-        "pre",
-        "q",
-        "samp",
-        "small",
-        "span",
-        "strong",
-        "sub",
-        "sup",
-        "table",
-        "tbody",
-        "td",
-        "tfoot",
-        "th",
-        "thead",
-        "tr",
-        "tt",
-        "ul",
-        "var",
-    ]
-)
-_XHTML_ATTRS = frozenset(
-    [
-        "abbr",
-        "accesskey",
-        "align",
-        "alt",
-        "axis",
-        "bgcolor",
-        "border",
-        "cellhalign",
-        "cellpadding",
-        "cellspacing",
-        "cellvalign",
-        "char",
-        "charoff",
-        "charset",
-        "cite",
-        "class",
-        "colspan",
-        "compact",
-        "coords",
-        "dir",
-        "frame",
-        "headers",
-        "height",
-        "href",
-        "hreflang",
-        "hspace",
-        "id",
-        "lang",
-        "longdesc",
-        "name",
-        "nowrap",
-        "rel",
-        "rev",
-        "rowspan",
-        "rules",
-        "scope",
-        "shape",
-        "span",
-        "src",
-        "start",
-        "style",
-        "summary",
-        "tabindex",
-        "title",
-        "type",
-        "valign",
-        "value",
-        "vspace",
-        "width",
-    ]
-)
-
-
-@cache
-def _regex(type_name: str) -> re.Pattern[str] | None:
-    rx = tables()["primitives"][type_name]["regex"]
-    # The spec's regexes follow Java/XML Schema, where \s is ASCII whitespace: a no-break
-    # space inside a string is content, not whitespace.
-    return re.compile(rx, re.ASCII) if rx else None
-
-
-@cache
-def _ucum_parser() -> Any:
-    from ucumvert import get_ucum_parser
-
-    return get_ucum_parser()
-
-
-@cache
-def ucum_ok(code: str) -> bool:
-    """Whether ``code`` is valid UCUM syntax (parsed with the ucumvert UCUM grammar)."""
-    if code in ucum_common():
-        return True  # verified with the same grammar when the tables were generated
-    try:
-        _ucum_parser().parse(code)
-    except Exception:
-        return False
-    return True
 
 
 @dataclass
@@ -349,13 +220,13 @@ class Walker:
             if row.get("bind") or not self._complex_fast_ok(t):
                 return None
             whole = self._complex_fast(t)
-            return whole if row["max"] == 1 else _fast_list(whole, row["max"])
+            return whole if row["max"] == 1 else fast_list(whole, row["max"])
         bare: frozenset[str] | None = None
         bind = row.get("bind")
         if bind is not None and bind[0] == "required" and t == "code":
             vs = valueset(bind[1])
             bare = vs[2] if vs is not None else None
-        return _fast_element(t, self.primitives[t]["json"], row["max"], bare)
+        return fast_element(t, self.primitives[t]["json"], row["max"], bare)
 
     def _complex_fast_ok(self, t: str) -> bool:
         """Whether values of datatype ``t`` can be fast-accepted as a whole: no constraints and
@@ -376,7 +247,7 @@ class Walker:
             if plan.leaf is None or not plan.leaf(v):
                 return False
             if t == "Coding":
-                key = _coding_key(v)
+                key = coding_key(v)
                 return key is not None and key in clean
             return True
 
@@ -399,7 +270,7 @@ class Walker:
                     "error",
                     "json",
                     path,
-                    f"a resource must be a JSON object, not {_jtype(node)}",
+                    f"a resource must be a JSON object, not {jtype_name(node)}",
                     family="json",
                 )
             )
@@ -638,7 +509,7 @@ class Walker:
                             "error",
                             "structure",
                             p,
-                            f"expected an object, got {_jtype(item)}",
+                            f"expected an object, got {jtype_name(item)}",
                             family="structure",
                         )
                     )
@@ -666,7 +537,7 @@ class Walker:
         prim = self.primitives.get(t)
         if prim is not None:
             if self.do_prim:
-                self._primitive(item, t, prim["json"], p, issues)
+                check_primitive(item, t, prim["json"], p, issues)
             return
         if t in self._resource_like:
             contained = ".contained[" in p[len(scope.path) :]
@@ -679,7 +550,7 @@ class Walker:
                         "error",
                         "structure",
                         p,
-                        f"expected a {t} object, got {_jtype(item)}",
+                        f"expected a {t} object, got {jtype_name(item)}",
                         family="structure",
                     )
                 )
@@ -697,149 +568,24 @@ class Walker:
                 scope.refs.append((ref, p, tuple(row.get("targets", ()))))
         elif t == "Coding" and self.do_codes:
             # system, code and display repeat across a bundle; a Coding that passed passes again
-            key = _coding_key(item)
+            key = coding_key(item)
             if not (self.fast_accept and key is not None and key in self._clean_codings):
                 n = len(issues)
-                self._coding(item, p, issues)
+                check_coding(item, p, issues)
                 if len(issues) == n and key is not None:
                     if len(self._clean_codings) >= 10_000:
                         self._clean_codings.clear()
                     self._clean_codings.add(key)
         elif t in QUANTITY_TYPES and self.do_codes:
-            self._quantity(item, p, issues)
+            check_quantity(item, p, issues)
         elif t == "Narrative" and self.do_prim:
-            self._narrative(item, p, issues)
+            check_narrative(item, p, issues, self.fast_accept)
         elif t == "Period" and self.do_inv:
             _period(item, p, issues)
         elif t == "Attachment" and self.do_prim:
             _attachment(item, p, issues)
 
     # ------------------------------------------------------------------ primitives
-
-    def _primitive(self, v: Any, t: str, jtype: str, p: str, issues: list[Issue]) -> None:
-        if jtype == "boolean":
-            if not isinstance(v, bool):
-                issues.append(
-                    Issue(
-                        "error",
-                        "primitive",
-                        p,
-                        f"{t} must be true or false, got {_jtype(v)}",
-                        family="primitive",
-                    )
-                )
-            return
-        if jtype == "integer":
-            if isinstance(v, bool) or not isinstance(v, int):
-                issues.append(
-                    Issue(
-                        "error",
-                        "primitive",
-                        p,
-                        f"{t} must be a JSON integer, got {_jtype(v)}",
-                        family="primitive",
-                    )
-                )
-                return
-            lo, hi = _INT_RANGE[t]
-            if not lo <= v <= hi:
-                issues.append(
-                    Issue(
-                        "error",
-                        "primitive",
-                        p,
-                        f"{v} is out of range for {t} ({lo}..{hi})",
-                        family="primitive",
-                    )
-                )
-            return
-        if jtype == "number":
-            if isinstance(v, bool) or not isinstance(v, (int, float)):
-                issues.append(
-                    Issue(
-                        "error",
-                        "primitive",
-                        p,
-                        f"{t} must be a JSON number, got {_jtype(v)}",
-                        "write the number without quotes",
-                        family="primitive",
-                    )
-                )
-            return
-        if not isinstance(v, str):
-            issues.append(
-                Issue(
-                    "error",
-                    "primitive",
-                    p,
-                    f"{t} must be a JSON string, got {_jtype(v)}",
-                    family="primitive",
-                )
-            )
-            return
-        if not v:
-            issues.append(
-                Issue("error", "json", p, "empty string", "remove the element", family="json")
-            )
-            return
-        if t == "xhtml":
-            return  # checked with its Narrative
-        if len(v) > MAX_STRING and t != "base64Binary":
-            issues.append(
-                Issue(
-                    "error",
-                    "primitive",
-                    p,
-                    "value is longer than the maximum of 1 MB",
-                    family="primitive",
-                )
-            )
-            return
-        if t == "markdown" and _HTML_TAG.search(v):
-            issues.append(
-                Issue(
-                    "warning",
-                    "primitive",
-                    p,
-                    "markdown contains what looks like an embedded HTML tag",
-                    "escape the < or remove the tag; presentation layers escape HTML in markdown",
-                    family="primitive",
-                )
-            )
-        if v != v.strip() and t not in ("string", "markdown", "base64Binary"):
-            issues.append(
-                Issue(
-                    "error",
-                    "primitive",
-                    p,
-                    f"{t} value {v!r} has leading or trailing whitespace",
-                    family="primitive",
-                )
-            )
-            return
-        rx = _regex(t)
-        if rx is not None and not rx.fullmatch(v):
-            issues.append(
-                Issue(
-                    "error",
-                    "primitive",
-                    p,
-                    f"{v[:60]!r} is not a valid {t}",
-                    _PRIM_FIX.get(t),
-                    family="primitive",
-                )
-            )
-        elif t in ("date", "dateTime", "instant") and len(v) >= 10 and not _real_date(v[:10]):
-            issues.append(
-                Issue(
-                    "error",
-                    "primitive",
-                    p,
-                    f"{v[:10]!r} is not a calendar date",
-                    "use a day that exists in that month",
-                    family="primitive",
-                )
-            )
 
     def _primitive_companion(
         self,
@@ -987,190 +733,6 @@ class Walker:
                     p,
                     "Must have either extensions or value[x], not both",
                     "give the extension exactly one value[x] or nested extensions",
-                    family="invariant",
-                )
-            )
-
-    def _coding(self, c: dict[str, Any], p: str, issues: list[Issue]) -> None:
-        system, code = c.get("system"), c.get("code")
-        if not isinstance(system, str):
-            return
-        if not _ABSOLUTE.match(system):
-            issues.append(
-                Issue(
-                    "error",
-                    "code-system",
-                    f"{p}.system",
-                    f"Coding.system {system!r} must be an absolute URI, not a local reference",
-                    "use the code system's canonical URI",
-                    family="code",
-                )
-            )
-            return
-        canonical = cs.NON_CANONICAL.get(system)
-        if canonical:
-            issues.append(
-                Issue(
-                    "warning",
-                    "code-system",
-                    f"{p}.system",
-                    f"{system} is not the canonical R4 URI",
-                    f"use {canonical}",
-                    family="code",
-                )
-            )
-            system = canonical
-        if not isinstance(code, str):
-            return
-        check = cs.CHECKS.get(system)
-        if check and not check(code):
-            what = {
-                cs.SNOMED: "SNOMED CT concept id (partition, check digit)",
-                cs.LOINC: "LOINC code (check digit)",
-                cs.ICD10CM: "ICD-10-CM code",
-            }[system]
-            issues.append(
-                Issue(
-                    "error",
-                    "code-syntax",
-                    f"{p}.code",
-                    f"{code!r} is not a valid {what}",
-                    "check the code for typos",
-                    family="code",
-                )
-            )
-        if system == cs.ICD10 and re.fullmatch(r"[A-Z][0-9][0-9A-Z]\.[0-9A-Z]{2,4}", code):
-            issues.append(
-                Issue(
-                    "warning",
-                    "code-system",
-                    f"{p}.system",
-                    f"{code!r} looks like an ICD-10-CM code but the system is WHO ICD-10",
-                    f"use {cs.ICD10CM} for ICD-10-CM",
-                    family="code",
-                )
-            )
-        if system == cs.UCUM:
-            _check_ucum(code, p, issues)
-        known = displays().get(system)
-        if known is not None:
-            self._known_code(known, system, code, c.get("display"), p, issues)
-
-    def _known_code(
-        self,
-        known: dict[str, Any],
-        system: str,
-        code: str,
-        display: Any,
-        p: str,
-        issues: list[Issue],
-    ) -> None:
-        """Code and display against a code system the R4 definitions hold completely (HL7,
-        DICOM). Warnings: a newer edition of HL7 terminology may add codes or displays."""
-        names = known.get(code)
-        if names is None:
-            issues.append(
-                Issue(
-                    "warning",
-                    "code-unknown",
-                    f"{p}.code",
-                    f"{code!r} is not a code of {system} (as published with FHIR R4)",
-                    "check the code and its case",
-                    family="code",
-                )
-            )
-            return
-        if not isinstance(display, str) or not names:
-            return
-        allowed = [names] if isinstance(names, str) else names
-        if _norm_display(display) not in {_norm_display(n) for n in allowed}:
-            issues.append(
-                Issue(
-                    "warning",
-                    "code-display",
-                    f"{p}.display",
-                    f"display {display!r} is not the display of {system}#{code}",
-                    f"use {allowed[0]!r}",
-                    family="code",
-                )
-            )
-
-    def _quantity(self, q: dict[str, Any], p: str, issues: list[Issue]) -> None:
-        code = q.get("code")
-        if q.get("system") == cs.UCUM and isinstance(code, str):
-            _check_ucum(code, p, issues)
-
-    def _narrative(self, n: dict[str, Any], p: str, issues: list[Issue]) -> None:
-        div = n.get("div")
-        if not isinstance(div, str):
-            return
-        if self.fast_accept and _simple_xhtml_ok(div):
-            return
-        dp = f"{p}.div"
-        try:
-            el = ElementTree.fromstring(div)
-        except ElementTree.ParseError as err:
-            issues.append(
-                Issue(
-                    "error",
-                    "txt-1",
-                    dp,
-                    f"narrative is not well-formed XHTML: {err}",
-                    family="invariant",
-                )
-            )
-            return
-        if el.tag != f"{_XHTML_NS}div":
-            issues.append(
-                Issue(
-                    "error",
-                    "txt-1",
-                    dp,
-                    "narrative root must be a <div> in the XHTML namespace",
-                    'use <div xmlns="http://www.w3.org/1999/xhtml">',
-                    family="invariant",
-                )
-            )
-            return
-        for e in el.iter():
-            tag = e.tag.replace(_XHTML_NS, "") if isinstance(e.tag, str) else ""
-            if tag not in _XHTML_ELEMENTS:
-                issues.append(
-                    Issue(
-                        "error",
-                        "txt-1",
-                        dp,
-                        f"element <{tag}> is not allowed in a narrative",
-                        "use basic HTML only (no script, form, style elements)",
-                        family="invariant",
-                    )
-                )
-                return
-            for a in e.attrib:
-                name = a.rsplit("}", 1)[-1]
-                if name not in _XHTML_ATTRS or (
-                    name in ("href", "src")
-                    and e.attrib[a].strip().lower().startswith("javascript:")
-                ):
-                    issues.append(
-                        Issue(
-                            "error",
-                            "txt-1",
-                            dp,
-                            f"attribute {name!r} is not allowed in a narrative",
-                            "remove event handlers and active content",
-                            family="invariant",
-                        )
-                    )
-                    return
-        if not "".join(el.itertext()).strip() and el.find(f".//{_XHTML_NS}img") is None:
-            issues.append(
-                Issue(
-                    "error",
-                    "txt-2",
-                    dp,
-                    "The narrative SHALL have some non-whitespace content",
-                    "write the narrative text",
                     family="invariant",
                 )
             )
@@ -1362,7 +924,7 @@ class Walker:
             if self.do_bundle and isinstance(fu, str) and isinstance(r, dict):
                 rid, rt = r.get("id"), r.get("resourceType")
                 rest = _RESTFUL.search(fu) if "/" in fu else None
-                if not _ABSOLUTE.match(fu):
+                if not ABSOLUTE_URI.match(fu):
                     issues.append(
                         Issue(
                             "error",
@@ -1473,189 +1035,10 @@ class Walker:
                     )
 
 
-@cache
-def _fast_primitive(t: str, jtype: str) -> Callable[[Any], bool]:
-    """True only for a value of primitive type ``t`` that ``Walker._primitive`` passes silently."""
-    if jtype == "boolean":
-        return lambda v: v is True or v is False
-    if jtype == "integer":
-        lo, hi = _INT_RANGE[t]
-        return lambda v: type(v) is int and lo <= v <= hi
-    if jtype == "number":
-        return lambda v: type(v) is int or type(v) is float
-    rx = _regex(t)
-    limit = None if t == "base64Binary" else MAX_STRING
-    strip = t not in ("string", "markdown", "base64Binary")
-    dates = t in ("date", "dateTime", "instant")
-    markdown = t == "markdown"
-    if t == "xhtml":
-        return lambda v: type(v) is str and v != ""
-    # Specialised shapes of the general check below, for the common types (fewer tests per value).
-    if rx is not None and limit is not None and not markdown:
-        fm = rx.fullmatch
-        seen: set[str] = set()  # short values that passed: codes, systems, statuses repeat
-
-        def remember(v: str) -> bool:
-            if len(v) <= 200:
-                if len(seen) >= 4096:
-                    seen.clear()  # bounded: a long stream keeps re-learning its common values
-                seen.add(v)
-            return True
-
-        if not strip:
-            return lambda v: (
-                type(v) is str
-                and (v in seen or (0 < len(v) <= limit and fm(v) is not None and remember(v)))
-            )
-        if not dates:
-            return lambda v: (
-                type(v) is str
-                and (
-                    v in seen
-                    or (
-                        0 < len(v) <= limit and fm(v) is not None and v == v.strip() and remember(v)
-                    )
-                )
-            )
-        return lambda v: (
-            type(v) is str
-            and (
-                v in seen
-                or (
-                    0 < len(v) <= limit
-                    and fm(v) is not None
-                    and v == v.strip()
-                    and (len(v) < 10 or _real_date(v[:10]))
-                    and remember(v)
-                )
-            )
-        )
-
-    def ok(v: Any) -> bool:
-        return (
-            type(v) is str
-            and v != ""
-            and (limit is None or len(v) <= limit)
-            and not (markdown and _HTML_TAG.search(v))
-            and not (strip and v != v.strip())
-            and (rx is None or rx.fullmatch(v) is not None)
-            and not (dates and len(v) >= 10 and not _real_date(v[:10]))
-        )
-
-    return ok
-
-
-def _fast_element(
-    t: str, jtype: str, max_: int, codes: frozenset[str] | None
-) -> Callable[[Any], bool]:
-    """``_fast_primitive`` for a whole element: cardinality, JSON shape and required codes."""
-    one = _fast_primitive(t, jtype)
-    if codes is not None:
-        prim = one
-
-        def one(v: Any) -> bool:
-            return prim(v) and v in codes
-
-    return one if max_ == 1 else _fast_list(one, max_)
-
-
-def _fast_list(one: Callable[[Any], bool], max_: int) -> Callable[[Any], bool]:
-    """A fast accept check for a repeating element whose items ``one`` accepts."""
-
-    def ok(v: Any) -> bool:
-        if type(v) is not list or not v or (max_ >= 0 and len(v) > max_):
-            return False
-        for x in v:  # noqa: SIM110 - faster than all(genexpr); runs for most arrays
-            if x is None or not one(x):
-                return False
-        return True
-
-    return ok
-
-
-_XHTML_ROOT = '<div xmlns="http://www.w3.org/1999/xhtml">'
-_XHTML_TOKEN = re.compile(
-    r"<(/?)([a-z][a-z0-9]*)(/?)>|([^<&\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]+)"
-    r"|&(?:amp|lt|gt|quot|apos);"
-)
-
-
-def _simple_xhtml_ok(div: str) -> bool:
-    """True for a narrative in a simple XHTML subset that the full check passes silently.
-
-    The subset: the exact XHTML root, allowed elements without attributes, text of valid XML
-    characters, the five named entities; well nested, with some text or an image. Hand-written
-    because it decides the common case without building a parser per resource (about 5x faster);
-    anything outside the subset gets the full ElementTree check.
-    """
-    if not div.startswith(_XHTML_ROOT) or "]]>" in div:
-        return False
-    stack, text, pos, end = ["div"], False, len(_XHTML_ROOT), len(div)
-    match = _XHTML_TOKEN.match
-    while pos < end:
-        m = match(div, pos)
-        if m is None or not stack:
-            return False
-        pos = m.end()
-        closing, name, empty, chunk = m.groups()
-        if name is not None:
-            if name not in _XHTML_ELEMENTS or (closing and empty):
-                return False
-            if closing:
-                if stack.pop() != name:
-                    return False
-            elif not empty:
-                stack.append(name)
-            text = text or name == "img"
-        elif chunk is not None:
-            text = text or not chunk.isspace()
-        else:
-            text = True  # an entity is content
-    return not stack and text
-
-
-def _coding_key(c: dict[str, Any]) -> tuple[str, str, str | None] | None:
-    """(system, code, display) of a Coding whose checks depend only on them, else None."""
-    system, code, display = c.get("system"), c.get("code"), c.get("display")
-    if type(system) is str and type(code) is str and (display is None or type(display) is str):
-        return system, code, display
-    return None
-
-
-def _norm_display(text: str) -> str:
-    """A display compared case-insensitively, with runs of whitespace as one space."""
-    return " ".join(text.split()).casefold()
-
-
 def _human(key: str) -> str:
     from fhir_adapter.validation.invariants import human
 
     return human(key)
-
-
-@cache
-def _real_date(ymd: str) -> bool:
-    try:
-        _dt.date.fromisoformat(ymd)
-    except ValueError:
-        return False
-    return True
-
-
-def _check_ucum(code: str, p: str, issues: list[Issue]) -> None:
-    """A ``code-syntax`` error at ``p.code`` when ``code`` is not valid UCUM."""
-    if not ucum_ok(code):
-        fix = "use a UCUM code, e.g. mg/d (not mg/day)"
-        issues.append(
-            Issue(
-                "error",
-                "code-syntax",
-                f"{p}.code",
-                f"{code!r} is not valid UCUM",
-                fix,
-                family="code",
-            )
-        )
 
 
 def _attachment(item: dict[str, Any], p: str, issues: list[Issue]) -> None:
@@ -1740,28 +1123,3 @@ def _strings(node: Any) -> Iterator[str]:
 def _refers_to_container(c: dict[str, Any]) -> bool:
     """Whether a contained resource refers to its container (a reference to ``#``)."""
     return any(v == "#" for v in _strings(c))
-
-
-def _jtype(v: Any) -> str:
-    if v is None:
-        return "null"
-    if isinstance(v, bool):
-        return "a boolean"
-    if isinstance(v, (int, float)):
-        return "a number"
-    if isinstance(v, str):
-        return "a string"
-    if isinstance(v, list):
-        return "an array"
-    return "an object"
-
-
-_PRIM_FIX = {
-    "dateTime": "use YYYY, YYYY-MM, YYYY-MM-DD or YYYY-MM-DDThh:mm:ss+zz:zz (a time needs a timezone)",
-    "date": "use YYYY, YYYY-MM or YYYY-MM-DD",
-    "instant": "use YYYY-MM-DDThh:mm:ss(.sss)+zz:zz with a timezone",
-    "id": "use 1-64 characters from A-Z a-z 0-9 - .",
-    "code": "no leading/trailing or repeated whitespace",
-    "uri": "no whitespace in URIs",
-    "time": "use hh:mm:ss",
-}
