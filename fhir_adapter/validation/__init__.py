@@ -99,8 +99,8 @@ class Validator:
             )
         report = self.validate_resource(data, source=source)
         if report.issues:
-            root = data.get("resourceType", "Resource") if isinstance(data, dict) else "Resource"
-            lines = line_map(text, root)
+            rt = data.get("resourceType") if isinstance(data, dict) else None
+            lines = line_map(text, rt if isinstance(rt, str) and rt else "Resource")
             report.issues = [_with_line(i, lines) for i in report.issues]
         return report
 

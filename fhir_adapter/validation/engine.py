@@ -761,13 +761,11 @@ class Walker:
                     )
                 )
             return
-        codings = (
-            [item]
-            if t == "Coding"
-            else (item.get("coding") if isinstance(item, dict) else None) or []
-        )
         if t not in ("Coding", "CodeableConcept") or not isinstance(item, dict):
             return
+        codings = [item] if t == "Coding" else item.get("coding")
+        if not isinstance(codings, list):
+            codings = []  # absent, or not an array (the structure layer reports that)
         for c in codings:
             if isinstance(c, dict) and f"{c.get('system')}|{c.get('code')}" in codes:
                 return
