@@ -5,19 +5,19 @@ binding -> external code syntax -> recurse (complex types, backbone elements, co
 bundled resources) -> required elements and choice exclusivity -> invariants. References are
 collected during the walk and checked per resource and per bundle afterwards. The per-value
 checks live in ``primitives`` (primitive syntax), ``codes`` (Coding and Quantity), ``xhtml``
-(narratives) and ``invariants`` (FHIRPath constraints).
+(narratives), ``invariants`` (FHIRPath constraints) and ``references`` (references and bundle
+rules).
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import re
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from fhir_adapter.validation.codes import (
-    ABSOLUTE_URI,
     check_coding,
     check_quantity,
     coding_key,
@@ -27,6 +27,11 @@ from fhir_adapter.validation.primitives import (
     fast_element,
     fast_list,
     jtype_name,
+)
+from fhir_adapter.validation.references import (
+    ResourceScope,
+    check_bundle,
+    check_contained_refs,
 )
 from fhir_adapter.validation.report import Issue
 from fhir_adapter.validation.tables import choice_names, tables, valueset
@@ -44,33 +49,13 @@ LAYERS = (
     "bundle",
 )
 
-_REF = re.compile(
-    r"^(#[A-Za-z0-9\-.]{1,64}|urn:uuid:\S+"
-    r"|urn:oid:[0-2](\.(0|[1-9][0-9]*))+"
-    r"|((https?://[^\s]+/)?[A-Z][A-Za-z]+/[A-Za-z0-9\-.]{1,64}(/_history/[A-Za-z0-9\-.]{1,64})?)"
-    r"|https?://\S+)$"
-)
 QUANTITY_TYPES = frozenset(
     {"Quantity", "SimpleQuantity", "MoneyQuantity", "Age", "Count", "Distance", "Duration"}
 )
 #: Datatypes with checks of their own after the element walk (see ``Walker._typed``).
 _HOOKED_TYPES = QUANTITY_TYPES | {"Extension", "Reference", "Narrative", "Period", "Attachment"}
-_RESTFUL = re.compile(
-    r"/([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_history/[A-Za-z0-9\-.]{1,64})?$"
-)
 # Elements and attributes the R4 narrative rules (Narrative.div, txt-1) allow: basic HTML, no
 # active content. Hand-written: it is the spec's own short list, not a general HTML sanitizer.
-
-
-@dataclass
-class ResourceScope:
-    """What the walk gathers about one resource: its references and contained ids."""
-
-    resource: dict[str, Any]
-    path: str
-    container: dict[str, Any] | None = None
-    refs: list[tuple[str, str, tuple[str, ...]]] = field(default_factory=list)
-    contained_ids: set[str] = field(default_factory=set)
 
 
 @dataclass(slots=True, frozen=True)
@@ -313,13 +298,21 @@ class Walker:
                 i for i in issues[start:] if not (i.rule == "dom-6" and i.path == path)
             ]
         if self.do_refs:
-            self._contained_refs(scope, issues)
+            check_contained_refs(scope, issues, self.resources)
         if self.do_structure and rt in ("CapabilityStatement", "SearchParameter", "ValueSet"):
             from fhir_adapter.validation import conformance
 
             conformance.check(node, path, issues)
         if rt == "Bundle" and (self.do_bundle or self.do_refs):
-            self._bundle(node, path, issues)
+            check_bundle(
+                node,
+                path,
+                issues,
+                self._scopes,
+                self.resources,
+                bundle_rules=self.do_bundle,
+                references=self.do_refs,
+            )
 
     # ------------------------------------------------------------------ objects
 
@@ -794,250 +787,6 @@ class Walker:
 
     # ------------------------------------------------------------------ references
 
-    def _contained_refs(self, scope: ResourceScope, issues: list[Issue]) -> None:
-        res = scope.container or scope.resource
-        raw = res.get("contained")
-        contained: list[Any] = raw if isinstance(raw, list) else []
-        ids = {c.get("id") for c in contained if isinstance(c, dict)} if contained else set()
-        local: set[str] = set()
-        for ref, p, targets in scope.refs:
-            if not _REF.match(ref):
-                issues.append(
-                    Issue(
-                        "error",
-                        "reference",
-                        f"{p}.reference",
-                        f"{ref!r} is not a valid literal reference",
-                        "use Type/id, an absolute URL, urn:uuid:<uuid> or #contained-id",
-                        family="reference",
-                    )
-                )
-                continue
-            if ref.startswith("#"):
-                local.add(ref[1:])
-                if ref[1:] not in ids:
-                    issues.append(
-                        Issue(
-                            "error",
-                            "ref-1",
-                            f"{p}.reference",
-                            f"{ref!r} points at no contained resource (ref-1: SHALL have a contained resource if a local reference is provided)",
-                            "add the contained resource or fix the id",
-                            family="reference",
-                        )
-                    )
-                else:
-                    target = next(
-                        c for c in contained if isinstance(c, dict) and c.get("id") == ref[1:]
-                    )
-                    self._target_type(target.get("resourceType"), targets, p, issues)
-            elif "/" in ref and not ref.startswith(("urn:", "http://", "https://")):
-                self._target_type(ref.split("/", 1)[0], targets, p, issues, literal=True)
-        if scope.container is not None:
-            return  # the container checks its own contained resources (dom-3)
-        if contained:
-            local |= {v[1:] for v in _strings(res) if v.startswith("#")}
-        for i, c in enumerate(contained):
-            if isinstance(c, dict) and c.get("id") not in local and not _refers_to_container(c):
-                issues.append(
-                    Issue(
-                        "error",
-                        "dom-3",
-                        f"{scope.path}.contained[{i}]",
-                        "If the resource is contained in another resource, it SHALL be referred to from elsewhere in the resource or SHALL refer to the containing resource",
-                        "reference it with #id",
-                        family="invariant",
-                    )
-                )
-
-    def _target_type(
-        self,
-        rtype: Any,
-        targets: tuple[str, ...],
-        p: str,
-        issues: list[Issue],
-        literal: bool = False,
-    ) -> None:
-        if not isinstance(rtype, str):
-            return
-        if literal and rtype not in self.resources:
-            issues.append(
-                Issue(
-                    "error",
-                    "reference",
-                    f"{p}.reference",
-                    f"{rtype!r} is not a resource type",
-                    family="reference",
-                )
-            )
-            return
-        if targets and "Resource" not in targets and rtype not in targets:
-            issues.append(
-                Issue(
-                    "error",
-                    "reference",
-                    f"{p}.reference",
-                    f"a {rtype} is not allowed here (allowed: {', '.join(targets)})",
-                    family="reference",
-                )
-            )
-
-    def _entry_rules(self, e: dict[str, Any], btype: Any, ep: str, issues: list[Issue]) -> None:
-        """bdl-3, bdl-4, bdl-5, bdl-8 for one entry (native: the engine scans all entries each)."""
-        wants_request = btype in ("batch", "transaction", "history")
-        if ("request" in e) != wants_request:
-            fix = "add entry.request" if wants_request else "remove entry.request"
-            issues.append(Issue("error", "bdl-3", ep, _human("bdl-3"), fix, family="invariant"))
-        wants_response = btype in ("batch-response", "transaction-response", "history")
-        if ("response" in e) != wants_response:
-            fix = "add entry.response" if wants_response else "remove entry.response"
-            issues.append(Issue("error", "bdl-4", ep, _human("bdl-4"), fix, family="invariant"))
-        if not ("resource" in e or "request" in e or "response" in e):
-            issues.append(Issue("error", "bdl-5", ep, _human("bdl-5"), family="invariant"))
-        fu = e.get("fullUrl")
-        if isinstance(fu, str) and "/_history/" in fu:
-            issues.append(
-                Issue(
-                    "error",
-                    "bdl-8",
-                    f"{ep}.fullUrl",
-                    _human("bdl-8"),
-                    "drop the /_history/ part",
-                    family="invariant",
-                )
-            )
-
-    def _bundle(self, b: dict[str, Any], path: str, issues: list[Issue]) -> None:
-        raw = b.get("entry")
-        entries: list[Any] = raw if isinstance(raw, list) else []
-        btype = b.get("type")
-        full: dict[str, dict[str, Any]] = {}
-        seen: set[tuple[str, Any]] = set()
-        versions: dict[str, int] = {}
-        for i, e in enumerate(entries):
-            if not isinstance(e, dict):
-                continue
-            ep = f"{path}.entry[{i}]"
-            fu, r = e.get("fullUrl"), e.get("resource")
-            if self.do_bundle and isinstance(fu, str) and isinstance(r, dict):
-                rid, rt = r.get("id"), r.get("resourceType")
-                rest = _RESTFUL.search(fu) if "/" in fu else None
-                if not ABSOLUTE_URI.match(fu):
-                    issues.append(
-                        Issue(
-                            "error",
-                            "bundle",
-                            f"{ep}.fullUrl",
-                            f"fullUrl {fu!r} must be an absolute URL or a urn:uuid/urn:oid",
-                            "use <base>/<Type>/<id> or urn:uuid:<uuid>",
-                            family="bundle",
-                        )
-                    )
-                elif rid and rest and (rest.group(1), rest.group(2)) != (rt, rid):
-                    issues.append(
-                        Issue(
-                            "error",
-                            "bundle",
-                            f"{ep}.fullUrl",
-                            f"fullUrl {fu!r} does not match the resource {rt}/{rid}",
-                            "make fullUrl end with <Type>/<id>",
-                            family="bundle",
-                        )
-                    )
-                version = (
-                    (r.get("meta") or {}).get("versionId")
-                    if isinstance(r.get("meta"), dict)
-                    else None
-                )
-                if (fu, version) in seen and btype != "history":
-                    issues.append(
-                        Issue(
-                            "error",
-                            "bdl-7",
-                            f"{ep}.fullUrl",
-                            f"fullUrl {fu!r} is used by another entry",
-                            "give each entry its own fullUrl (or distinct meta.versionId)",
-                            family="invariant",
-                        )
-                    )
-                seen.add((fu, version))
-            if self.do_bundle:
-                self._entry_rules(e, btype, ep, issues)
-            if isinstance(fu, str) and isinstance(r, dict):
-                full.setdefault(fu, r)
-                versions[fu] = versions.get(fu, 0) + 1
-        raw_links = b.get("link")
-        links: list[Any] = raw_links if isinstance(raw_links, list) else []
-        if (
-            self.do_bundle
-            and sum(isinstance(x, dict) and x.get("relation") == "self" for x in links) > 1
-        ):
-            issues.append(
-                Issue(
-                    "error",
-                    "bundle",
-                    f"{path}.link",
-                    "the link relation 'self' can only occur once",
-                    family="bundle",
-                )
-            )
-        if not self.do_refs or btype not in (
-            "transaction",
-            "batch",
-            "document",
-            "collection",
-            "message",
-        ):
-            return
-        # Resolve references inside the bundle (urn:uuid must resolve; Type/id against fullUrls).
-        for i, e in enumerate(entries):
-            r = e.get("resource") if isinstance(e, dict) else None
-            if not isinstance(r, dict):
-                continue
-            fu = e.get("fullUrl") if isinstance(e.get("fullUrl"), str) else ""
-            base = fu.rsplit("/", 2)[0] + "/" if fu.startswith("http") else ""
-            gathered = self._scopes.get(f"{path}.entry[{i}].resource")
-            for ref, p, targets in gathered.refs if gathered else ():
-                if ref.startswith("#"):
-                    continue
-                key = (
-                    base + ref
-                    if base and "/" in ref and not ref.startswith(("urn:", "http"))
-                    else ref
-                )
-                target = full.get(key) or full.get(ref)
-                matches = versions.get(key, 0) or versions.get(ref, 0)
-                if target is not None and matches > 1 and btype != "history":
-                    issues.append(
-                        Issue(
-                            "error",
-                            "reference",
-                            f"{p}.reference",
-                            f"{ref!r} matches {matches} entries of this bundle (several versions)",
-                            "reference one version: <Type>/<id>/_history/<version>",
-                            family="reference",
-                        )
-                    )
-                elif target is not None:
-                    self._target_type(target.get("resourceType"), targets, p, issues)
-                elif ref.startswith("urn:") and btype in ("transaction", "batch", "document"):
-                    issues.append(
-                        Issue(
-                            "error",
-                            "reference",
-                            f"{p}.reference",
-                            f"{ref!r} resolves to no entry of this bundle",
-                            "add the entry or fix the reference",
-                            family="reference",
-                        )
-                    )
-
-
-def _human(key: str) -> str:
-    from fhir_adapter.validation.invariants import human
-
-    return human(key)
-
 
 def _attachment(item: dict[str, Any], p: str, issues: list[Issue]) -> None:
     """Attachment.size must equal the decoded length of Attachment.data when both are given."""
@@ -1104,20 +853,3 @@ def _period(item: dict[str, Any], p: str, issues: list[Issue]) -> None:
                 family="invariant",
             )
         )
-
-
-def _strings(node: Any) -> Iterator[str]:
-    """Every string value inside a JSON node."""
-    if isinstance(node, str):
-        yield node
-    elif isinstance(node, dict):
-        for v in node.values():
-            yield from _strings(v)
-    elif isinstance(node, list):
-        for v in node:
-            yield from _strings(v)
-
-
-def _refers_to_container(c: dict[str, Any]) -> bool:
-    """Whether a contained resource refers to its container (a reference to ``#``)."""
-    return any(v == "#" for v in _strings(c))
