@@ -6,17 +6,22 @@ prints resources/s and the client's own share of the time, measured in the same 
 validation, preparing + serialising the request, and parsing the response into a PostResult.
 Target: client overhead < 10% of the total.
 
-Usage: python bench/post.py [--resources 1000] [--rounds 3]
+With --latency-ms N the client talks to the server through a loopback proxy that adds N ms to
+every request, as a remote EHR sandbox would (this is where ``each`` mode's --workers pays).
+
+Usage: python bench/post.py [--resources 1000] [--rounds 3] [--workers 4] [--latency-ms 0]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import statistics
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +30,60 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from validate import make_bundle
 
 
+@contextlib.contextmanager
+def delayed(upstream: str, latency_s: float) -> Iterator[str]:
+    """A loopback proxy in front of ``upstream`` that waits ``latency_s`` before each request."""
+    import http.server
+    import threading
+
+    import requests
+
+    session = requests.Session()
+
+    class Proxy(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # no delayed-ACK stalls between header and body writes
+
+        def _forward(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            time.sleep(latency_s)
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host",)}
+            up = upstream.split("/fhir")[0]
+            resp = session.request(self.command, up + self.path, data=body, headers=headers)
+            content = resp.content.replace(upstream.encode(), base.encode())
+            self.send_response(resp.status_code)
+            for k, v in resp.headers.items():
+                if k.lower() not in (
+                    "content-length",
+                    "content-encoding",
+                    "transfer-encoding",
+                    "connection",
+                ):
+                    self.send_header(k, v.replace(upstream, base))
+            self.send_header("Content-Length", str(len(content)))
+            self.end_headers()
+            self.wfile.write(content)
+
+        do_GET = do_POST = do_PUT = _forward
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+    base = f"http://127.0.0.1:{srv.server_address[1]}/fhir"
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        yield base
+    finally:
+        srv.shutdown()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--resources", type=int, default=1000)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--workers", type=int, default=4, help="for the concurrent each-mode run")
+    ap.add_argument("--latency-ms", type=float, default=0, help="added to every request")
     args = ap.parse_args()
 
     from fhir_adapter import jsonio
@@ -66,8 +121,19 @@ def main() -> None:
         return min(times)
 
     print(f"cold start: first validation in this process {cold:.3f} s (tables, plans, expressions)")
-    with local_fhir_server() as base:
-        for m, mode in enumerate(("transaction", "batch", "each")):
+    if args.latency_ms:
+        print(f"latency: {args.latency_ms:g} ms added to every request by a loopback proxy")
+    with (
+        local_fhir_server() as server,
+        (
+            delayed(server, args.latency_ms / 1000)
+            if args.latency_ms
+            else contextlib.nullcontext(server)
+        ) as base,
+    ):
+        runs = [("transaction", 1), ("batch", 1), ("each", 1), ("each", args.workers)]
+        for m, (mode, workers) in enumerate(runs):
+            label = mode if workers == 1 else f"{mode} x{workers}"
             totals: list[float] = []
             cpus: list[float] = []
             for r in range(args.rounds):
@@ -84,7 +150,7 @@ def main() -> None:
 
                     client.json = spy  # type: ignore[method-assign]
                     t0, c0 = time.perf_counter(), time.process_time()
-                    result = post(bundle, mode=mode, client=client)
+                    result = post(bundle, mode=mode, client=client, workers=workers)
                     totals.append(time.perf_counter() - t0)
                     cpus.append(time.process_time() - c0)  # the server is another process
                 assert result.ok, result.to_table()[-500:]
@@ -140,7 +206,7 @@ def main() -> None:
             client_s = t_val + t_ser + t_parse
             cpu = statistics.median(cpus)
             print(
-                f"{mode:11} {n / total:8,.0f} resources/s  total {total:5.2f} s "
+                f"{label:11} {n / total:8,.0f} resources/s  total {total:5.2f} s "
                 f"(rounds {min(totals):.2f}-{max(totals):.2f})  client {client_s:5.3f} s "
                 f"({100 * client_s / total:4.1f}%: validate {t_val:.3f} s, serialise {t_ser:.3f} s, "
                 f"parse {t_parse:.3f} s)  all client-process CPU incl. HTTP stack {cpu:.3f} s "

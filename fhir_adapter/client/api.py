@@ -47,6 +47,22 @@ def resolve_server(server: str | None = None) -> str:
     return server or os.environ.get("FHIR_SERVER") or str(_config().get("server") or DEFAULT_SERVER)
 
 
+def check_workers(workers: Any, mode: str) -> None:
+    """Raise ConfigError unless ``workers`` is 1-32, and above 1 only in ``each`` mode."""
+    if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= 32:
+        raise ConfigError(
+            f"workers must be a number from 1 to 32, not {workers!r}",
+            field="workers",
+            fix="use --workers 4, for example",
+        )
+    if workers > 1 and mode != "each":
+        raise ConfigError(
+            f"workers applies to mode 'each' only (mode is {mode!r})",
+            field="workers",
+            fix="add --mode each, or drop --workers (a transaction or batch is one request)",
+        )
+
+
 def post(
     bundle_or_case: Any = None,
     server: str | None = None,
@@ -57,6 +73,7 @@ def post(
     strategy: str = "auto",
     validate: bool = True,
     verify_readback: bool = False,
+    workers: int = 1,
 ) -> PostResult:
     """Send a bundle (or a case, converted first) to a FHIR server; returns every entry's outcome.
 
@@ -65,6 +82,8 @@ def post(
     (independent entries) or ``each`` (one request per resource, references rewritten to
     server ids). Re-posting the same case creates no duplicates (see ``delivery`` strategies).
     With ``verify_readback`` every resource is read back and differences are recorded.
+    ``workers`` (``each`` mode, 1-32) sends up to that many requests at once; a resource is
+    sent only after every entry it references has been answered.
     """
     if mode not in MODES:
         raise ConfigError(
@@ -76,6 +95,7 @@ def post(
             field="strategy",
             fix=f"use one of: {', '.join(STRATEGIES)}",
         )
+    check_workers(workers, mode)
     bundle = load_bundle(bundle_or_case)
     if validate:
         from fhir_adapter.validation import validate as run_validation
@@ -101,6 +121,7 @@ def post(
                 client,
                 prepare(bundle, "transaction", chosen) if chosen == "put" else bundle,
                 chosen,
+                workers,
             )
         else:
             result = _send_bundle(client, prepare(bundle, mode, chosen), mode, chosen)

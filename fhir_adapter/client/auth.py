@@ -22,8 +22,9 @@ class Auth(requests.auth.AuthBase):
 
     refreshable = False
 
-    def refresh(self, session: requests.Session) -> None:
-        """Get fresh credentials (only meaningful when ``refreshable``)."""
+    def refresh(self, session: requests.Session, *, only_if_needed: bool = False) -> None:
+        """Get fresh credentials (only meaningful when ``refreshable``); with
+        ``only_if_needed``, skip it when another thread has just done it."""
 
     def describe(self) -> str:
         """A redacted description for logs and dry runs."""
@@ -149,9 +150,11 @@ class SmartBackendAuth(Auth):
             ) from None
         return self.token_url
 
-    def refresh(self, session: requests.Session) -> None:
-        """Fetch a new access token."""
+    def refresh(self, session: requests.Session, *, only_if_needed: bool = False) -> None:
+        """Fetch a new access token (one thread at a time)."""
         with self._lock:
+            if only_if_needed and not self.needs_refresh():
+                return  # another request refreshed it while this one waited
             token_url = self._discover(session)
             data = {
                 "grant_type": "client_credentials",

@@ -24,6 +24,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--mode", choices=("transaction", "batch", "each"), default="transaction")
     parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="--mode each: up to N requests at once, a resource only after those it references (default 1)",
+    )
+    parser.add_argument(
         "--strategy",
         choices=("auto", "conditional-create", "put"),
         default="auto",
@@ -94,8 +101,10 @@ def run(args: argparse.Namespace) -> int:
     import json
 
     from fhir_adapter.client import FhirClient, post, resolve_server
+    from fhir_adapter.client.api import check_workers
     from fhir_adapter.client.delivery import load_bundle, prepare
 
+    check_workers(args.workers, args.mode)
     server = resolve_server(args.server)
     auth = _auth(args, server)
     bundle = load_bundle(args.source)
@@ -122,9 +131,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"auth: {auth_text}")
         if args.mode == "each":
             for e in sent["entry"]:
-                print(
-                    f"  POST {e['resource']['resourceType']}  If-None-Exist: {e.get('request', {}).get('ifNoneExist', '-')}"
-                )
+                r = e["resource"]
+                if strategy == "put":
+                    print(f"  PUT {r['resourceType']}/{r.get('id', '?')}")
+                else:
+                    cond = e.get("request", {}).get("ifNoneExist", "-")
+                    print(f"  POST {r['resourceType']}  If-None-Exist: {cond}")
         else:
             print(
                 f"  POST {server}  ({sent['type']}, {len(sent['entry'])} entries, {len(json.dumps(sent))} bytes)"
@@ -148,6 +160,7 @@ def run(args: argparse.Namespace) -> int:
             strategy=args.strategy,
             validate=not args.no_validate,
             verify_readback=args.verify,
+            workers=args.workers,
         )
     print(result.to_table())
     if not result.ok:

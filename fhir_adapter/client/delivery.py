@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import re
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -254,51 +255,85 @@ def read_bundle_response(
     return result
 
 
-def _send_each(client: FhirClient, bundle: dict[str, Any], strategy: str) -> PostResult:
+def _send_each(
+    client: FhirClient, bundle: dict[str, Any], strategy: str, workers: int = 1
+) -> PostResult:
+    """One request per resource. Resources go in rounds: a resource is sent once every entry it
+    references has been answered, so its ``urn:uuid`` references can be rewritten to the ids
+    the server gave them. Within a round up to ``workers`` requests run at once."""
+    entries: list[dict[str, Any]] = bundle.get("entry", [])
+    index = {e["fullUrl"]: i for i, e in enumerate(entries) if "fullUrl" in e}
+    needs = [
+        {index[ref] for ref in references(e["resource"]) if index.get(ref, i) != i}
+        for i, e in enumerate(entries)
+    ]
+    results: list[EntryResult | None] = [None] * len(entries)
+    mapping: dict[str, str] = {}  # fullUrl -> Type/id on the server; written between rounds
+
+    def send(i: int) -> EntryResult:
+        return _send_one(client, i, entries[i], mapping, strategy)
+
+    pool = ThreadPoolExecutor(max_workers=workers) if workers > 1 else None
+    try:
+        waiting = list(range(len(entries)))
+        while waiting:
+            ready = [i for i in waiting if all(results[d] is not None for d in needs[i])]
+            if not ready:  # a reference cycle: these entries can never be resolved one by one
+                ready = waiting
+            done = list(pool.map(send, ready)) if pool else [send(i) for i in ready]
+            for i, er in zip(ready, done, strict=True):
+                results[i] = er
+                if er.ok and er.id and "fullUrl" in entries[i]:
+                    mapping[entries[i]["fullUrl"]] = _server_ref(er.resource_type, er.id)
+            taken = set(ready)
+            waiting = [i for i in waiting if i not in taken]
+    finally:
+        if pool:
+            pool.shutdown(wait=True)
     result = PostResult(client.base_url, "each", strategy=strategy)
-    mapping: dict[str, str] = {}
-    for i, e in enumerate(bundle.get("entry", [])):
-        r = e["resource"]
-        rtype = r["resourceType"]
-        body = _rewrite_refs(r, mapping)
-        unresolved = [ref for ref in references(body) if ref.startswith("urn:uuid:")]
-        if unresolved:
-            er = EntryResult(i, rtype, e.get("fullUrl", ""), status=None)
-            er.outcome = {
-                "issue": [
-                    {
-                        "severity": "error",
-                        "diagnostics": f"references not yet created: {', '.join(unresolved)}",
-                    }
-                ]
-            }
-            result.entries.append(er)
-            continue
-        if strategy == "put":
-            resp = client.request("PUT", f"{rtype}/{r['id']}", body=body)
-        else:
-            body = {k: v for k, v in body.items() if k != "id"}
-            cond = e.get("request", {}).get("ifNoneExist")
-            headers = {"If-None-Exist": cond} if cond else {}
-            resp = client.request("POST", rtype, body=body, headers=headers, idempotent=bool(cond))
-        answer = client.json(resp, f"{resp.request.method} {resp.url}") if resp.content else None
-        response: dict[str, Any] = {
-            "status": str(resp.status_code),
-            "location": resp.headers.get("Location") or resp.headers.get("Content-Location"),
-            "etag": resp.headers.get("ETag"),
-        }
-        if isinstance(answer, dict) and answer.get("resourceType") == "OperationOutcome":
-            response["outcome"] = answer
-        er = _entry_result(
-            i,
-            e,
-            response,
-            answer if isinstance(answer, dict) and answer.get("resourceType") == rtype else None,
-        )
-        result.entries.append(er)
-        if er.ok and er.id and "fullUrl" in e:
-            mapping[e["fullUrl"]] = _server_ref(rtype, er.id)
+    result.entries = [er for er in results if er is not None]
     return result
+
+
+def _send_one(
+    client: FhirClient, i: int, e: dict[str, Any], mapping: dict[str, str], strategy: str
+) -> EntryResult:
+    r = e["resource"]
+    rtype = r["resourceType"]
+    body = _rewrite_refs(r, mapping)
+    unresolved = [ref for ref in references(body) if ref.startswith("urn:uuid:")]
+    if unresolved:
+        er = EntryResult(i, rtype, e.get("fullUrl", ""), status=None)
+        er.outcome = {
+            "issue": [
+                {
+                    "severity": "error",
+                    "diagnostics": f"references not yet created: {', '.join(unresolved)}",
+                }
+            ]
+        }
+        return er
+    if strategy == "put":
+        resp = client.request("PUT", f"{rtype}/{r['id']}", body=body)
+    else:
+        body = {k: v for k, v in body.items() if k != "id"}
+        cond = e.get("request", {}).get("ifNoneExist")
+        headers = {"If-None-Exist": cond} if cond else {}
+        resp = client.request("POST", rtype, body=body, headers=headers, idempotent=bool(cond))
+    answer = client.json(resp, f"{resp.request.method} {resp.url}") if resp.content else None
+    response: dict[str, Any] = {
+        "status": str(resp.status_code),
+        "location": resp.headers.get("Location") or resp.headers.get("Content-Location"),
+        "etag": resp.headers.get("ETag"),
+    }
+    if isinstance(answer, dict) and answer.get("resourceType") == "OperationOutcome":
+        response["outcome"] = answer
+    return _entry_result(
+        i,
+        e,
+        response,
+        answer if isinstance(answer, dict) and answer.get("resourceType") == rtype else None,
+    )
 
 
 def _diff(sent: Any, got: Any, path: str, out: list[str]) -> None:

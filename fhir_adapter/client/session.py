@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import threading
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
 from requests.utils import get_environ_proxies
+from urllib3.util.retry import Retry
 
 from fhir_adapter import __version__, jsonio
 from fhir_adapter.client.auth import Auth
@@ -19,6 +21,28 @@ from fhir_adapter.client.retry import make_retry
 
 FHIR_JSON = "application/fhir+json"
 DEFAULT_SERVER = "https://hapi.fhir.org/baseR4"
+
+
+class _PerRequestRetryAdapter(HTTPAdapter):
+    """An HTTPAdapter whose retry policy is set per request and per thread, so one pooled
+    session can serve concurrent requests with different policies (idempotent or not)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        self._local = threading.local()
+        super().__init__(**kwargs)
+
+    def use(self, retry: Retry) -> None:
+        """The policy for this thread's next requests."""
+        self._local.retry = retry
+
+    @property
+    def max_retries(self) -> Retry:
+        retry: Retry = getattr(self._local, "retry", None) or self._default_retry
+        return retry
+
+    @max_retries.setter
+    def max_retries(self, value: Retry) -> None:  # HTTPAdapter.__init__ sets its default
+        self._default_retry = value
 
 
 def _is_loopback(host: str | None) -> bool:
@@ -87,7 +111,7 @@ class FhirClient:
                 "User-Agent": f"fhir-adapter/{__version__}",
             }
         )
-        self._adapter = HTTPAdapter(pool_connections=4, pool_maxsize=8)
+        self._adapter = _PerRequestRetryAdapter(pool_connections=4, pool_maxsize=16)
         self.session.mount("http://", self._adapter)
         self.session.mount("https://", self._adapter)
         self._capabilities: dict[str, Any] | None = None
@@ -139,13 +163,15 @@ class FhirClient:
             and self.auth.refreshable
             and getattr(self.auth, "needs_refresh", lambda: False)()
         ):
-            self.auth.refresh(self.session)
+            self.auth.refresh(self.session, only_if_needed=True)
         for attempt in (1, 2):
-            self._adapter.max_retries = make_retry(
-                attempts=self.retries,
-                budget_s=self.retry_budget,
-                backoff=self.backoff,
-                idempotent=idempotent,
+            self._adapter.use(
+                make_retry(
+                    attempts=self.retries,
+                    budget_s=self.retry_budget,
+                    backoff=self.backoff,
+                    idempotent=idempotent,
+                )
             )
             try:
                 resp = self.session.request(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from email.utils import formatdate
 from typing import Any
@@ -13,7 +14,7 @@ import responses
 from responses import matchers
 
 from fhir_adapter import convert
-from fhir_adapter.bundle import SIX_TYPES
+from fhir_adapter.bundle import SIX_TYPES, references
 from fhir_adapter.cli import main
 from fhir_adapter.client import (
     BearerToken,
@@ -544,3 +545,92 @@ def test_prepare_leaves_the_callers_bundle_untouched() -> None:
     refs = [r for e in batch["entry"] for r in references(e["resource"])]
     assert refs and not any(r.startswith("urn:uuid:") for r in refs)  # rewritten to Type/id
     assert tx["entry"][0]["request"] == bundle["entry"][0]["request"]
+
+
+def _levels_bundle() -> dict[str, Any]:
+    """Referrers before their targets: a report on two observations of one patient."""
+    ids = {name: f"00000000-0000-4000-8000-00000000000{i}" for i, name in enumerate("pabr")}
+    div = {"status": "generated", "div": '<div xmlns="http://www.w3.org/1999/xhtml">x</div>'}
+    subject = {"reference": f"urn:uuid:{ids['p']}"}
+    resources = [
+        {
+            "resourceType": "DiagnosticReport",
+            "id": ids["r"],
+            "text": div,
+            "status": "final",
+            "code": {"text": "report"},
+            "subject": subject,
+            "result": [
+                {"reference": f"urn:uuid:{ids['a']}"},
+                {"reference": f"urn:uuid:{ids['b']}"},
+            ],
+        },
+        *(
+            {
+                "resourceType": "Observation",
+                "id": ids[k],
+                "text": div,
+                "status": "final",
+                "code": {"text": k},
+                "subject": subject,
+            }
+            for k in "ab"
+        ),
+        {"resourceType": "Patient", "id": ids["p"], "text": div},
+    ]
+    return {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {
+                "fullUrl": f"urn:uuid:{r['id']}",
+                "resource": r,
+                "request": {"method": "PUT", "url": f"{r['resourceType']}/{r['id']}"},
+            }
+            for r in resources
+        ],
+    }
+
+
+@responses.activate
+def test_each_mode_with_workers_sends_targets_first_and_in_parallel() -> None:
+    import threading
+
+    responses.get(f"{BASE}/metadata", json=capability())
+    lock = threading.Lock()
+    order: list[str] = []
+    seen_refs: list[list[str]] = []
+    in_flight = [0, 0]  # now, max
+
+    def answer(request: Any) -> tuple[int, dict[str, str], str]:
+        with lock:
+            in_flight[0] += 1
+            in_flight[1] = max(in_flight)
+        time.sleep(0.05)
+        body = json.loads(request.body)
+        with lock:
+            in_flight[0] -= 1
+            order.append(body["resourceType"])
+            seen_refs.append(list(references(body)))
+        path = request.path_url.split("/r4/", 1)[1]
+        return 201, {"Location": f"{BASE}/{path}/_history/1"}, json.dumps(body)
+
+    responses.add_callback(responses.PUT, re.compile(rf"{BASE}/\w+/[\w-]+"), callback=answer)
+    result = post(_levels_bundle(), BASE, mode="each", workers=3)
+    assert result.ok, result.to_table()
+    assert [e.resource_type for e in result.entries] == [
+        "DiagnosticReport",
+        "Observation",
+        "Observation",
+        "Patient",
+    ]  # results keep the bundle's order
+    assert order[0] == "Patient" and order[-1] == "DiagnosticReport"
+    assert in_flight[1] == 2  # the two observations went out together
+    assert all(not r.startswith("urn:uuid:") for refs in seen_refs for r in refs)
+
+
+def test_workers_are_checked() -> None:
+    with pytest.raises(ConfigError, match="from 1 to 32"):
+        post(_levels_bundle(), BASE, mode="each", workers=0)
+    with pytest.raises(ConfigError, match="mode 'each' only"):
+        post(_levels_bundle(), BASE, mode="transaction", workers=4)

@@ -55,6 +55,7 @@ def test_twenty_reposts_create_no_duplicates(fhir_server: str) -> None:
         assert post(bundle, fhir_server).ok
     for mode in ("batch", "each"):
         assert post(bundle, fhir_server, mode=mode).ok
+    assert post(bundle, fhir_server, mode="each", workers=4).ok
     want = expected_counts(bundle)
     assert {t: count(fhir_server, t) for t in TYPES} == want
 
@@ -69,6 +70,15 @@ def test_each_mode_rewrites_references_to_server_ids(fhir_server: str) -> None:
     cond = next(e for e in result.entries if e.resource_type == "Condition")
     assert got["reasonReference"][0]["reference"].endswith(f"Condition/{cond.id}")
     assert not got["reasonReference"][0]["reference"].startswith("urn:")
+
+
+def test_each_mode_with_workers_handles_forward_references(fhir_server: str) -> None:
+    bundle = convert("fixtures/t2dm-metformin.case.yaml")
+    bundle["entry"].reverse()  # every resource now comes before the ones it references
+    result = post(bundle, fhir_server, mode="each", workers=4, verify_readback=True)
+    assert result.ok, result.to_table()
+    assert [e.index for e in result.entries] == list(range(len(bundle["entry"])))
+    assert all(not e.differences for e in result.entries)
 
 
 def test_batch_with_one_bad_entry_reports_it_and_keeps_the_rest(fhir_server: str) -> None:
