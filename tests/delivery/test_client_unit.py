@@ -634,3 +634,29 @@ def test_workers_are_checked() -> None:
         post(_levels_bundle(), BASE, mode="each", workers=0)
     with pytest.raises(ConfigError, match="mode 'each' only"):
         post(_levels_bundle(), BASE, mode="transaction", workers=4)
+
+
+def test_retry_policy_is_per_thread() -> None:
+    import threading
+
+    from fhir_adapter.client.retry import make_retry
+    from fhir_adapter.client.session import _PerRequestRetryAdapter
+
+    adapter = _PerRequestRetryAdapter()
+    default = adapter.max_retries
+    post_policy = make_retry(idempotent=False)
+    adapter.use(post_policy)
+    seen: list[Any] = []
+
+    def other() -> None:
+        seen.append(adapter.max_retries)  # not this thread's policy
+        put_policy = make_retry(idempotent=True)
+        adapter.use(put_policy)
+        seen.append(adapter.max_retries is put_policy)
+
+    t = threading.Thread(target=other)
+    t.start()
+    t.join()
+    assert seen == [default, True]
+    assert adapter.max_retries is post_policy
+    assert post_policy.read == 0 and "POST" not in post_policy.allowed_methods
