@@ -82,8 +82,8 @@ def post(
     (independent entries) or ``each`` (one request per resource, references rewritten to
     server ids). Re-posting the same case creates no duplicates (see ``delivery`` strategies).
     With ``verify_readback`` every resource is read back and differences are recorded.
-    ``workers`` (``each`` mode, 1-32) sends up to that many requests at once; a resource is
-    sent only after every entry it references has been answered.
+    ``workers`` (``each`` mode, 1-32) sends up to that many requests at once (and reads back
+    as many at once); a resource is sent only after every entry it references has been answered.
     """
     if mode not in MODES:
         raise ConfigError(
@@ -126,7 +126,7 @@ def post(
         else:
             result = _send_bundle(client, prepare(bundle, mode, chosen), mode, chosen)
         if verify_readback:
-            verify(client, bundle, result)
+            verify(client, bundle, result, workers)
         return result
     finally:
         if own:

@@ -354,19 +354,34 @@ def _diff(sent: Any, got: Any, path: str, out: list[str]) -> None:
         out.append(f"{path}: sent {sent!r}, read back {got!r}")
 
 
-def verify(client: FhirClient, bundle: dict[str, Any], result: PostResult) -> None:
-    """Read every posted resource back and record differences (server-added meta ignored)."""
+def verify(
+    client: FhirClient, bundle: dict[str, Any], result: PostResult, workers: int = 1
+) -> None:
+    """Read every posted resource back and record differences (server-added meta ignored);
+    up to ``workers`` reads at once."""
     mapping = result.ids
-    for e, er in zip(bundle.get("entry", []), result.entries, strict=False):
-        if not er.ok or not er.id:
-            continue
+
+    def check(pair: tuple[dict[str, Any], EntryResult]) -> None:
+        e, er = pair
         resp = client.request("GET", f"{er.resource_type}/{er.id}")
         got = client.json(resp, f"GET {er.resource_type}/{er.id}")
         if resp.status_code != 200:
             er.differences.append(f"read back failed: HTTP {resp.status_code}")
-            continue
+            return
         expected = _rewrite_refs(e["resource"], mapping)
         _diff(expected, _normalise_refs(got, client.base_url), er.resource_type, er.differences)
+
+    todo = [
+        (e, er)
+        for e, er in zip(bundle.get("entry", []), result.entries, strict=False)
+        if er.ok and er.id
+    ]
+    if workers > 1:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(check, todo))
+    else:
+        for pair in todo:
+            check(pair)
 
 
 def _normalise_refs(node: Any, base: str) -> Any:
