@@ -6,6 +6,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import threading
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -43,6 +44,25 @@ class _PerRequestRetryAdapter(HTTPAdapter):
     @max_retries.setter
     def max_retries(self, value: Retry) -> None:  # HTTPAdapter.__init__ sets its default
         self._default_retry = value
+
+
+def _connection_failure(err: Exception, elapsed: float) -> str:
+    """Why a connection failed, in words (never the URL, which could carry credentials)."""
+    from urllib3.exceptions import MaxRetryError, NameResolutionError, NewConnectionError
+
+    cause: Any = err.args[0] if err.args else None
+    retried = isinstance(cause, MaxRetryError)
+    if retried:
+        cause = cause.reason
+    if isinstance(cause, NameResolutionError):
+        why = "host name not found"
+    elif isinstance(cause, NewConnectionError):
+        why = "connection refused" if "refused" in str(cause).lower() else "could not connect"
+    elif "reset" in str(cause).lower() or "aborted" in str(cause).lower():
+        why = "connection reset by the server"
+    else:
+        why = f"connection failed ({type(cause or err).__name__})"
+    return f"{why}; gave up after retrying for {elapsed:.1f} s" if retried else why
 
 
 def _is_loopback(host: str | None) -> bool:
@@ -164,6 +184,7 @@ class FhirClient:
             and getattr(self.auth, "needs_refresh", lambda: False)()
         ):
             self.auth.refresh(self.session, only_if_needed=True)
+        started = time.monotonic()
         for attempt in (1, 2):
             self._adapter.use(
                 make_retry(
@@ -188,9 +209,10 @@ class FhirClient:
                     request=label,
                 ) from None
             except requests.exceptions.ConnectionError as err:
-                reason = "retries exhausted" if "Max retries" in str(err) else "connection failed"
                 raise DeliveryError(
-                    f"{reason} ({type(err).__name__})", server=self.base_url, request=label
+                    _connection_failure(err, time.monotonic() - started),
+                    server=self.base_url,
+                    request=label,
                 ) from None
             except requests.exceptions.RequestException as err:
                 raise DeliveryError(

@@ -294,8 +294,21 @@ def test_timeouts_and_connection_resets_become_clear_errors() -> None:
     responses.replace(
         responses.GET, f"{BASE}/metadata", body=requests.exceptions.ConnectionError("reset by peer")
     )
-    with pytest.raises(DeliveryError, match="connection failed"):
+    with pytest.raises(DeliveryError, match="connection reset by the server"):
         client().capabilities()
+
+
+def test_refused_connection_says_so() -> None:
+    import socket
+
+    with socket.socket() as s:  # a port that nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with (
+        FhirClient(f"http://127.0.0.1:{port}/fhir", retries=1, backoff=0.01) as c,
+        pytest.raises(DeliveryError, match=r"connection refused; gave up after retrying for \d"),
+    ):
+        c.capabilities()
 
 
 @responses.activate
