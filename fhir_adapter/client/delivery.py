@@ -271,6 +271,20 @@ def _send_each(
     mapping: dict[str, str] = {}  # fullUrl -> Type/id on the server; written between rounds
 
     def send(i: int) -> EntryResult:
+        failed = sorted(d for d in needs[i] if (r := results[d]) is None or not r.ok)
+        if failed:
+            e = entries[i]
+            er = EntryResult(i, e["resource"]["resourceType"], e.get("fullUrl", ""), status=None)
+            what = ", ".join(f"{d} ({entries[d]['resource']['resourceType']})" for d in failed)
+            why = (
+                "were not created"
+                if all(results[d] is not None for d in failed)
+                else "are part of a reference cycle (use transaction or batch mode)"
+            )
+            er.outcome = {
+                "issue": [{"severity": "error", "diagnostics": f"not sent: entries {what} {why}"}]
+            }
+            return er
         return _send_one(client, i, entries[i], mapping, strategy)
 
     pool = ThreadPoolExecutor(max_workers=workers) if workers > 1 else None

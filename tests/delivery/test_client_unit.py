@@ -673,3 +673,38 @@ def test_retry_policy_is_per_thread() -> None:
     assert seen == [default, True]
     assert adapter.max_retries is post_policy
     assert post_policy.read == 0 and "POST" not in post_policy.allowed_methods
+
+
+@responses.activate
+def test_each_mode_does_not_send_what_references_a_failed_entry() -> None:
+    responses.get(f"{BASE}/metadata", json=capability())
+    outcome = {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "error", "code": "invalid", "diagnostics": "bad patient"}],
+    }
+    patient = responses.put(re.compile(rf"{BASE}/Patient/.+"), status=422, json=outcome)
+    others = responses.put(re.compile(rf"{BASE}/(Observation|DiagnosticReport)/.+"), status=201)
+    result = post(_levels_bundle(), BASE, mode="each", workers=2)
+    assert not result.ok
+    assert patient.call_count == 1 and others.call_count == 0  # nothing sent after the failure
+    by_type = {e.resource_type: e for e in result.entries}
+    assert by_type["Patient"].status == 422 and "bad patient" in by_type["Patient"].outcome_text()
+    obs = result.entries[1]
+    assert obs.status is None and "entries 3 (Patient) were not created" in obs.outcome_text()
+    report = result.entries[0]
+    assert "entries 1 (Observation), 2 (Observation), 3 (Patient)" in report.outcome_text()
+
+
+@responses.activate
+def test_each_mode_reports_a_reference_cycle_without_sending_it() -> None:
+    responses.get(f"{BASE}/metadata", json=capability())
+    sent = responses.put(re.compile(rf"{BASE}/.+"), status=201)
+    bundle = _levels_bundle()
+    a, b = bundle["entry"][1], bundle["entry"][2]  # the two observations refer to each other
+    a["resource"]["hasMember"] = [{"reference": b["fullUrl"]}]
+    b["resource"]["hasMember"] = [{"reference": a["fullUrl"]}]
+    result = post(bundle, BASE, mode="each")
+    assert [e.ok for e in result.entries] == [False, False, False, True]  # only the patient
+    assert sent.call_count == 1
+    assert "reference cycle" in result.entries[1].outcome_text()
+    assert "entries 1 (Observation), 2 (Observation)" in result.entries[0].outcome_text()
