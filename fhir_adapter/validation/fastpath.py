@@ -260,7 +260,7 @@ def _empty_if_absent(text: str) -> Decider | None:
     if not m or not text.endswith(".empty()") or not _is_chain(text):
         return None
     names = [m.group(1)]
-    return lambda node: True if not _values(node, names) else None
+    return lambda node: True if not _has(node, names, 0) else None
 
 
 def _any(ds: list[Decider]) -> Decider:
