@@ -3,7 +3,12 @@
 Per element: known name -> array-ness and count -> null/empty -> JSON type and primitive syntax ->
 binding -> external code syntax -> recurse (complex types, backbone elements, contained and
 bundled resources) -> required elements and choice exclusivity -> invariants. References are
-collected during the walk and checked per resource and per bundle afterwards. The per-value
+collected during the walk and checked per resource and per bundle afterwards.
+
+Speed without a second rule set: each property has a quick check built from the same tables
+that returns True only when the full checks would report nothing (a valid primitive, a datatype
+without constraints whose properties all pass); anything else takes the full path, which
+produces the issues. ``fast_accept = False`` turns the shortcuts off; tests compare both. The per-value
 checks live in ``primitives`` (primitive syntax), ``codes`` (Coding and Quantity), ``xhtml``
 (narratives), ``invariants`` (FHIRPath constraints) and ``references`` (references and bundle
 rules).
@@ -84,8 +89,9 @@ class _Plan:
     is_resource: bool
     ext_contexts: bool  # check extension contexts on this type
     invariants: bool  # the type has constraints to evaluate
-    #: For a type without constraints: True when an object holds only fast-accepted primitive
-    #: properties and every required one (``obj`` would report nothing).
+    #: For a type without constraints: True when an object holds only fast-accepted properties
+    #: (valid primitives, or datatypes accepted whole) and every required one (``obj`` would
+    #: report nothing).
     leaf: Callable[[dict[str, Any]], bool] | None
 
 
