@@ -7,6 +7,7 @@ file (``$FHIR_ADAPTER_CONFIG`` or ``./fhir-adapter.yaml``), else the public HAPI
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +75,7 @@ def post(
     validate: bool = True,
     verify_readback: bool = False,
     workers: int = 1,
+    progress: Callable[[int, int], None] | None = None,
 ) -> PostResult:
     """Send a bundle (or a case, converted first) to a FHIR server; returns every entry's outcome.
 
@@ -84,6 +86,7 @@ def post(
     With ``verify_readback`` every resource is read back and differences are recorded.
     ``workers`` (``each`` mode, 1-32) sends up to that many requests at once (and reads back
     as many at once); a resource is sent only after every entry it references has been answered.
+    ``progress(done, total)`` is called after each answered entry in ``each`` mode.
     """
     if mode not in MODES:
         raise ConfigError(
@@ -122,6 +125,7 @@ def post(
                 prepare(bundle, "transaction", chosen) if chosen == "put" else bundle,
                 chosen,
                 workers,
+                progress,
             )
         else:
             result = _send_bundle(client, prepare(bundle, mode, chosen), mode, chosen)

@@ -69,6 +69,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _progress_printer() -> Any:
+    """A ``progress(done, total)`` that redraws one stderr line (for terminals)."""
+
+    def show(done: int, total: int) -> None:
+        end = "\n" if done == total else ""
+        print(f"\r  {done}/{total} entries answered", end=end, file=sys.stderr, flush=True)
+
+    return show
+
+
 def _auth(args: argparse.Namespace, server: str) -> Any:
     from pathlib import Path
 
@@ -161,6 +171,7 @@ def run(args: argparse.Namespace) -> int:
             validate=not args.no_validate,
             verify_readback=args.verify,
             workers=args.workers,
+            progress=_progress_printer() if args.mode == "each" and sys.stderr.isatty() else None,
         )
     print(result.to_table())
     if not result.ok:

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -256,7 +258,11 @@ def read_bundle_response(
 
 
 def _send_each(
-    client: FhirClient, bundle: dict[str, Any], strategy: str, workers: int = 1
+    client: FhirClient,
+    bundle: dict[str, Any],
+    strategy: str,
+    workers: int = 1,
+    progress: Callable[[int, int], None] | None = None,
 ) -> PostResult:
     """One request per resource. Resources go in rounds: a resource is sent once every entry it
     references has been answered, so its ``urn:uuid`` references can be rewritten to the ids
@@ -270,7 +276,18 @@ def _send_each(
     results: list[EntryResult | None] = [None] * len(entries)
     mapping: dict[str, str] = {}  # fullUrl -> Type/id on the server; written between rounds
 
+    answered = [0]
+    lock = threading.Lock()
+
     def send(i: int) -> EntryResult:
+        er = _send_or_skip(i)
+        if progress is not None:
+            with lock:
+                answered[0] += 1
+                progress(answered[0], len(entries))
+        return er
+
+    def _send_or_skip(i: int) -> EntryResult:
         failed = sorted(d for d in needs[i] if (r := results[d]) is None or not r.ok)
         if failed:
             e = entries[i]

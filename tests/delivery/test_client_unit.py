@@ -629,7 +629,11 @@ def test_each_mode_with_workers_sends_targets_first_and_in_parallel() -> None:
         return 201, {"Location": f"{BASE}/{path}/_history/1"}, json.dumps(body)
 
     responses.add_callback(responses.PUT, re.compile(rf"{BASE}/\w+/[\w-]+"), callback=answer)
-    result = post(_levels_bundle(), BASE, mode="each", workers=3)
+    ticks: list[tuple[int, int]] = []
+    result = post(
+        _levels_bundle(), BASE, mode="each", workers=3, progress=lambda d, t: ticks.append((d, t))
+    )
+    assert ticks == [(1, 4), (2, 4), (3, 4), (4, 4)]
     assert result.ok, result.to_table()
     assert [e.resource_type for e in result.entries] == [
         "DiagnosticReport",
