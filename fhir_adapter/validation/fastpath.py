@@ -77,6 +77,12 @@ def _names_of(keys: tuple[str, ...]) -> frozenset[str]:
     return frozenset(out)
 
 
+@cache
+def _choice_json_names(name: str) -> frozenset[str]:
+    """The JSON names a choice element can take (``valueQuantity``, ``valueString``, ...)."""
+    return frozenset(name + suffix for suffix in _type_suffixes())
+
+
 def _values(node: Any, names: list[str]) -> list[Any]:
     """The JSON values a plain FHIRPath path reaches from ``node`` (nulls dropped)."""
     choice_bases = _choice_bases()
@@ -90,8 +96,8 @@ def _values(node: Any, names: list[str]) -> list[Any]:
             if v is None:
                 if name not in choice_bases:
                     continue
-                suffixes = _type_suffixes()
-                vs = [it[k] for k in it if k.startswith(name) and k[len(name) :] in suffixes]
+                json_names = _choice_json_names(name)
+                vs = [it[k] for k in it if k in json_names]
             else:
                 vs = [v]
             for v in vs:
@@ -111,20 +117,27 @@ def _has(node: Any, names: list[str], i: int) -> bool:
         return True
     if type(node) is not dict:
         return False
-    v = node.get(names[i])
+    name = names[i]
+    v = node.get(name)
     if v is None:
-        # an absent choice element is ruled out by the node's (cached) FHIRPath names
-        return (
-            names[i] in _choice_bases()
-            and names[i] in fhirpath_names(node)
-            and bool(_values(node, names[i:]))
-        )
+        if name not in _choice_bases():
+            return False
+        json_names = _choice_json_names(name)  # value[x]: valueQuantity, valueString, ...
+        for k in node:  # noqa: SIM110 - faster than any(genexpr)
+            if k in json_names and _has_value(node[k], names, i):
+                return True
+        return False
+    return _has_value(v, names, i)
+
+
+def _has_value(v: Any, names: list[str], i: int) -> bool:
+    """Whether JSON value ``v`` (an element or array of them) has ``names[i + 1:]``."""
     if type(v) is list:
         for x in v:  # noqa: SIM110 - faster than any(genexpr)
             if x is not None and _has(x, names, i + 1):
                 return True
         return False
-    return _has(v, names, i + 1)
+    return v is not None and _has(v, names, i + 1)
 
 
 def _split(expr: str, op: str) -> list[str]:
