@@ -7,6 +7,7 @@ or HTTP-date form) is urllib3's own behaviour.
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -18,15 +19,50 @@ RETRY_STATUSES = frozenset({429, 502, 503, 504})
 NEVER_RETRY = frozenset({400, 401, 403, 404, 409, 410, 412, 422})
 
 
-class BudgetRetry(Retry):
-    """A Retry that also gives up once ``deadline`` (a ``time.monotonic()`` value) has passed."""
+class Pacer:
+    """A pause shared by every request of one client: when the server answers 429 with
+    Retry-After, the whole client waits, not only the request that was refused (with several
+    workers the others would otherwise keep hitting the rate limit)."""
 
-    def __init__(self, *args: Any, deadline: float | None = None, **kwargs: Any) -> None:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._until = 0.0
+
+    def pause(self, seconds: float) -> None:
+        """Hold new requests for ``seconds`` from now (a longer pause already set wins)."""
+        with self._lock:
+            self._until = max(self._until, time.monotonic() + seconds)
+
+    def wait(self, deadline: float | None = None) -> None:
+        """Sleep until the pause is over (never past ``deadline``)."""
+        while True:
+            with self._lock:
+                delay = self._until - time.monotonic()
+            if deadline is not None:
+                delay = min(delay, deadline - time.monotonic())
+            if delay <= 0:
+                return
+            time.sleep(delay)
+
+
+class BudgetRetry(Retry):
+    """A Retry that also gives up once ``deadline`` (a ``time.monotonic()`` value) has passed,
+    and tells a shared ``pacer`` when the server asks for a pause (429 with Retry-After)."""
+
+    def __init__(
+        self,
+        *args: Any,
+        deadline: float | None = None,
+        pacer: Pacer | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.deadline = deadline
+        self.pacer = pacer
 
     def new(self, **kw: Any) -> BudgetRetry:
         kw.setdefault("deadline", self.deadline)
+        kw.setdefault("pacer", self.pacer)
         return super().new(**kw)
 
     def is_exhausted(self) -> bool:
@@ -36,6 +72,8 @@ class BudgetRetry(Retry):
 
     def sleep_for_retry(self, response: Any = None) -> bool:
         retry_after = self.get_retry_after(response) if response is not None else None
+        if retry_after is not None and self.pacer is not None and response.status == 429:
+            self.pacer.pause(retry_after)
         if (
             retry_after is not None
             and self.deadline is not None
@@ -47,7 +85,12 @@ class BudgetRetry(Retry):
 
 
 def make_retry(
-    *, attempts: int = 5, budget_s: float = 60.0, backoff: float = 0.5, idempotent: bool
+    *,
+    attempts: int = 5,
+    budget_s: float = 60.0,
+    backoff: float = 0.5,
+    idempotent: bool,
+    pacer: Pacer | None = None,
 ) -> BudgetRetry:
     """The retry policy for one request.
 
@@ -71,4 +114,5 @@ def make_retry(
         raise_on_status=False,
         raise_on_redirect=False,
         deadline=time.monotonic() + budget_s,
+        pacer=pacer,
     )

@@ -18,7 +18,7 @@ from urllib3.util.retry import Retry
 from fhir_adapter import __version__, jsonio
 from fhir_adapter.client.auth import Auth
 from fhir_adapter.client.errors import ConfigError, DeliveryError
-from fhir_adapter.client.retry import make_retry
+from fhir_adapter.client.retry import Pacer, make_retry
 
 FHIR_JSON = "application/fhir+json"
 DEFAULT_SERVER = "https://hapi.fhir.org/baseR4"
@@ -135,6 +135,7 @@ class FhirClient:
         self.session.mount("http://", self._adapter)
         self.session.mount("https://", self._adapter)
         self._capabilities: dict[str, Any] | None = None
+        self._pacer = Pacer()
 
     def __repr__(self) -> str:
         auth = self.auth.describe() if self.auth else "no auth"
@@ -186,12 +187,14 @@ class FhirClient:
             self.auth.refresh(self.session, only_if_needed=True)
         started = time.monotonic()
         for attempt in (1, 2):
+            self._pacer.wait(deadline=started + self.retry_budget)  # a 429 pauses every request
             self._adapter.use(
                 make_retry(
                     attempts=self.retries,
                     budget_s=self.retry_budget,
                     backoff=self.backoff,
                     idempotent=idempotent,
+                    pacer=self._pacer,
                 )
             )
             try:

@@ -712,3 +712,48 @@ def test_each_mode_reports_a_reference_cycle_without_sending_it() -> None:
     assert sent.call_count == 1
     assert "reference cycle" in result.entries[1].outcome_text()
     assert "entries 1 (Observation), 2 (Observation)" in result.entries[0].outcome_text()
+
+
+def test_a_429_pauses_the_whole_client_for_retry_after() -> None:
+    import http.server
+    import threading
+
+    arrivals: list[tuple[str, float]] = []
+    refused = threading.Event()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            arrivals.append((self.path, time.monotonic()))
+            if self.path.endswith("/a") and not refused.is_set():
+                refused.set()
+                self.send_response(429)
+                self.send_header("Retry-After", "1")
+                body = b""
+            else:
+                self.send_response(200)
+                body = b'{"resourceType": "Patient"}'
+            self.send_header("Content-Type", "application/fhir+json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        with FhirClient(f"http://127.0.0.1:{srv.server_address[1]}/fhir", backoff=0.0) as c:
+            first = threading.Thread(target=lambda: c.request("GET", "a"))
+            first.start()
+            assert refused.wait(5)
+            time.sleep(0.2)  # the other worker starts while the pause is on
+            assert c.request("GET", "b").status_code == 200
+            first.join(5)
+    finally:
+        srv.shutdown()
+    times = {p.rsplit("/", 1)[-1]: t for p, t in reversed(arrivals)}  # first arrival per path
+    a_retry = [t for p, t in arrivals if p.endswith("/a")][-1]
+    assert len([p for p, _ in arrivals if p.endswith("/a")]) == 2  # refused once, then served
+    assert times["b"] - times["a"] >= 0.9  # b waited for the server's Retry-After
+    assert a_retry - times["a"] >= 0.9
