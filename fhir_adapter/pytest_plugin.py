@@ -5,6 +5,8 @@
 - ``fhir_validator`` fixture: a session-wide :class:`~fhir_adapter.validation.Validator`.
 - ``pytest --fhir-files DIR``: every ``*.json`` / ``*.ndjson`` file under DIR becomes test
   items (one per NDJSON line) that fail with the validator's report.
+- ``fhir_local_server`` fixture: a throw-away FHIR R4 server on 127.0.0.1 for the session
+  (sekmet-fhir, from the ``test`` extra), yielding its base URL, to post to in integration tests.
 
 Loaded in every pytest run of every project that installs fhir-adapter, so it imports the
 validator only when used.
@@ -55,6 +57,26 @@ def _shared_validator() -> Any:
 def fhir_validator() -> Any:
     """A Validator compiled once for the test session."""
     return _shared_validator()
+
+
+@pytest.fixture(scope="session")
+def fhir_local_server() -> Iterator[str]:
+    """Base URL of a FHIR R4 server started on 127.0.0.1 for the session and stopped after it.
+
+    Skips the tests that use it when sekmet-fhir is not installed; fails if it will not start.
+    """
+    from contextlib import ExitStack
+
+    from fhir_adapter.testing import ServerNotInstalled, local_fhir_server
+
+    with ExitStack() as stack:
+        try:
+            base = stack.enter_context(local_fhir_server())
+        except ServerNotInstalled as err:
+            pytest.skip(str(err))
+        except RuntimeError as err:
+            pytest.fail(str(err))
+        yield base
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -20,6 +20,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
+class ServerNotInstalled(RuntimeError):
+    """sekmet-fhir (the ``test`` extra) is not installed."""
+
+
 def free_port() -> int:
     """A TCP port free on 127.0.0.1 right now."""
     with socket.socket() as s:
@@ -34,7 +38,7 @@ def local_fhir_server(startup_timeout: float = 60.0) -> Iterator[str]:
 
     exe = shutil.which("sekmet") or str(Path(sys.executable).with_name("sekmet"))
     if not Path(exe).exists():
-        raise RuntimeError("sekmet-fhir is not installed (pip install -e '.[test]')")
+        raise ServerNotInstalled("sekmet-fhir is not installed (pip install 'fhir-adapter[test]')")
     with tempfile.TemporaryDirectory(prefix="fhir-server-") as tmp_dir:
         tmp = Path(tmp_dir)
         port = free_port()

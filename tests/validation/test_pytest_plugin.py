@@ -44,3 +44,22 @@ def test_fixture_and_fhir_files(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--fhir-files", str(data))
     result.assert_outcomes(passed=3, failed=2)  # test_x.py, good.json, mixed.ndjson line 1
     result.stdout.fnmatch_lines(["*Patient.gender*not in the required value set*"])
+
+
+@pytest.mark.server
+def test_local_server_fixture_for_users(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_push="""
+        import requests
+        from fhir_adapter import convert, post
+
+        def test_push_seed_case(fhir_local_server):
+            result = post(convert(), fhir_local_server)
+            assert result.ok
+            patient = next(e for e in result.entries if e.resource_type == "Patient")
+            got = requests.get(f"{fhir_local_server}/Patient/{patient.id}", timeout=10)
+            assert got.json()["gender"] == "female"
+        """
+    )
+    result = pytester.runpytest("test_push.py")
+    result.assert_outcomes(passed=1)
