@@ -17,7 +17,10 @@ from typing import Any
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the ``post`` options."""
     parser.add_argument(
-        "source", nargs="?", help="case file or bundle JSON (default: the seed case)"
+        "source",
+        nargs="*",
+        help="case files or bundle JSON files (default: the seed case); all are read and "
+        "validated before anything is sent",
     )
     parser.add_argument(
         "--server", help="FHIR base URL (default: $FHIR_SERVER, config file, or public HAPI R4)"
@@ -108,52 +111,31 @@ def _auth(args: argparse.Namespace, server: str) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     """Validate, post, print the per-entry table; returns the exit code."""
-    import json
-
     from fhir_adapter.client import FhirClient, post, resolve_server
     from fhir_adapter.client.api import check_workers
-    from fhir_adapter.client.delivery import load_bundle, prepare
+    from fhir_adapter.client.delivery import InvalidBundle, load_bundle
 
     check_workers(args.workers, args.mode)
     server = resolve_server(args.server)
     auth = _auth(args, server)
-    bundle = load_bundle(args.source)
-    if args.dry_run:
-        if not args.no_validate:
-            from fhir_adapter.validation import validate
+    # Every input is read and validated before anything is sent: a bad third file must not
+    # leave the first two posted.
+    inputs = [(src or "seed case", load_bundle(src)) for src in (args.source or [None])]
+    reports = {}
+    if not args.no_validate:
+        from fhir_adapter.validation import validate
 
-            report = validate(bundle)
-            print(
-                f"offline validation: {'ok' if report.ok else 'INVALID'} ({len(report.errors)} errors, {len(report.warnings)} warnings)"
-            )
-        # Offline: show the preferred strategy; with --strategy auto the server's capabilities may
-        # still select conditional create (see fhir_adapter.client.delivery).
-        strategy = (
-            "conditional-create"
-            if args.strategy == "conditional-create" and args.mode != "batch"
-            else "put"
-        )
-        sent = prepare(bundle, args.mode, strategy) if args.mode != "each" else bundle
-        auth_text = auth.describe() if auth is not None else "none"
-        print(
-            f"would send to {server} (mode {args.mode}, strategy {strategy} unless the server's capabilities say otherwise)"
-        )
-        print(f"auth: {auth_text}")
-        if args.mode == "each":
-            for e in sent["entry"]:
-                r = e["resource"]
-                if strategy == "put":
-                    print(f"  PUT {r['resourceType']}/{r.get('id', '?')}")
-                else:
-                    cond = e.get("request", {}).get("ifNoneExist", "-")
-                    print(f"  POST {r['resourceType']}  If-None-Exist: {cond}")
-        else:
-            print(
-                f"  POST {server}  ({sent['type']}, {len(sent['entry'])} entries, {len(json.dumps(sent))} bytes)"
-            )
-            for e in sent["entry"]:
-                req = e.get("request", {})
-                print(f"    {req.get('method')} {req.get('url')}  {req.get('ifNoneExist', '')}")
+        for label, bundle in inputs:
+            report = reports[label] = validate(bundle)
+            report.source = label
+            if not report.ok and not args.dry_run:
+                raise InvalidBundle(report)
+    several = len(inputs) > 1
+    if args.dry_run:
+        for label, bundle in inputs:
+            if several:
+                print(f"== {label}")
+            _dry_run(args, server, auth, bundle, reports.get(label))
         return 0
     client = FhirClient(
         server,
@@ -162,18 +144,66 @@ def run(args: argparse.Namespace) -> int:
         timeout=(5.0, args.timeout),
         prefer=args.prefer,
     )
+    failed = []
     with client:
-        result = post(
-            bundle,
-            mode=args.mode,
-            client=client,
-            strategy=args.strategy,
-            validate=not args.no_validate,
-            verify_readback=args.verify,
-            workers=args.workers,
-            progress=_progress_printer() if args.mode == "each" and sys.stderr.isatty() else None,
+        for label, bundle in inputs:
+            result = post(
+                bundle,
+                mode=args.mode,
+                client=client,
+                strategy=args.strategy,
+                validate=False,  # done above, for every input
+                verify_readback=args.verify,
+                workers=args.workers,
+                progress=_progress_printer()
+                if args.mode == "each" and sys.stderr.isatty()
+                else None,
+            )
+            if several:
+                print(f"== {label}")
+            print(result.to_table())
+            if not result.ok:
+                failed.append(label)
+    if failed:
+        print(f"fhir-adapter post: some entries failed ({', '.join(failed)})", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _dry_run(args: argparse.Namespace, server: str, auth: Any, bundle: Any, report: Any) -> None:
+    """Print what ``post`` would send for one bundle; sends nothing."""
+    import json
+
+    from fhir_adapter.client.delivery import prepare
+
+    if report is not None:
+        print(
+            f"offline validation: {'ok' if report.ok else 'INVALID'} ({len(report.errors)} errors, {len(report.warnings)} warnings)"
         )
-    print(result.to_table())
-    if not result.ok:
-        print("fhir-adapter post: some entries failed", file=sys.stderr)
-    return 0 if result.ok else 1
+    # Offline: show the preferred strategy; with --strategy auto the server's capabilities may
+    # still select conditional create (see fhir_adapter.client.delivery).
+    strategy = (
+        "conditional-create"
+        if args.strategy == "conditional-create" and args.mode != "batch"
+        else "put"
+    )
+    sent = prepare(bundle, args.mode, strategy) if args.mode != "each" else bundle
+    auth_text = auth.describe() if auth is not None else "none"
+    print(
+        f"would send to {server} (mode {args.mode}, strategy {strategy} unless the server's capabilities say otherwise)"
+    )
+    print(f"auth: {auth_text}")
+    if args.mode == "each":
+        for e in sent["entry"]:
+            r = e["resource"]
+            if strategy == "put":
+                print(f"  PUT {r['resourceType']}/{r.get('id', '?')}")
+            else:
+                cond = e.get("request", {}).get("ifNoneExist", "-")
+                print(f"  POST {r['resourceType']}  If-None-Exist: {cond}")
+    else:
+        print(
+            f"  POST {server}  ({sent['type']}, {len(sent['entry'])} entries, {len(json.dumps(sent))} bytes)"
+        )
+        for e in sent["entry"]:
+            req = e.get("request", {})
+            print(f"    {req.get('method')} {req.get('url')}  {req.get('ifNoneExist', '')}")

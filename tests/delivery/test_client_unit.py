@@ -757,3 +757,25 @@ def test_a_429_pauses_the_whole_client_for_retry_after() -> None:
     assert len([p for p, _ in arrivals if p.endswith("/a")]) == 2  # refused once, then served
     assert times["b"] - times["a"] >= 0.9  # b waited for the server's Retry-After
     assert a_retry - times["a"] >= 0.9
+
+
+@responses.activate
+def test_cli_posts_several_files_only_when_all_are_valid(
+    seed: dict[str, Any], capsys: pytest.CaptureFixture[str], tmp_path: Any
+) -> None:
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(seed))
+    bad_bundle = json.loads(json.dumps(seed))
+    bad_bundle["entry"][0]["resource"]["gender"] = "unknown-gender"
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(bad_bundle))
+    responses.get(f"{BASE}/metadata", json=capability())
+    sent = responses.post(BASE, json=tx_response(seed))
+    assert main(["post", str(good), str(bad), "--server", BASE]) == 1
+    assert sent.call_count == 0  # the good file was not sent either
+    err = capsys.readouterr().err
+    assert "bad.json" in err and "gender" in err and "nothing was sent" in err
+    assert main(["post", str(good), "fixtures/t2dm-metformin.case.yaml", "--server", BASE]) == 0
+    assert sent.call_count == 2
+    out = capsys.readouterr().out
+    assert f"== {good}" in out and "== fixtures/t2dm-metformin.case.yaml" in out
