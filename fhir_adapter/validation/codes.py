@@ -14,6 +14,36 @@ from fhir_adapter.validation.tables import displays, ucum_common
 ABSOLUTE_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
 
 
+MIMETYPES = "http://hl7.org/fhir/ValueSet/mimetypes"
+# BCP 13 (RFC 6838) media types: a registered top-level type, a subtype, optional parameters.
+# Hand-written: the value set is a grammar, not a list the definitions could expand.
+_MIME = re.compile(
+    r"(application|audio|example|font|haptics|image|message|model|multipart|text|video)"
+    r"/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}"
+    # parameter values: a quoted string or any run without ';' or spaces (the FHIR spec itself
+    # writes canonicalization=http://hl7.org/fhir/canonicalization/json#document unquoted)
+    r"""(\s*;\s*[A-Za-z0-9!#$&^_.+-]+=("[^"]*"|[^;\s"]+))*""",
+    re.ASCII | re.IGNORECASE,
+)
+#: Elements whose definition allows more than the grammar: CapabilityStatement.format's comment
+#: in the R4 definitions allows "xml", "json" and "ttl" besides MIME types.
+_GRAMMAR_EXTRAS = {"CapabilityStatement.format": frozenset({"xml", "json", "ttl"})}
+
+
+def mime_type_ok(value: str) -> bool:
+    """Whether ``value`` is a BCP 13 media type such as ``application/pdf; charset=utf-8``."""
+    return _MIME.fullmatch(value) is not None
+
+
+def code_grammar(valueset_url: str, element: str) -> Any:
+    """For a required binding to a value set defined by a grammar (not expandable), a check of
+    a code for ``element`` (``Type.name``); None when there is none."""
+    if valueset_url != MIMETYPES:
+        return None
+    extras = _GRAMMAR_EXTRAS.get(element, frozenset())
+    return lambda v: v in extras or mime_type_ok(v)
+
+
 @cache
 def _ucum_parser() -> Any:
     from ucumvert import get_ucum_parser

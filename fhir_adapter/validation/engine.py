@@ -25,6 +25,7 @@ from typing import Any
 from fhir_adapter.validation.codes import (
     check_coding,
     check_quantity,
+    code_grammar,
     coding_key,
 )
 from fhir_adapter.validation.primitives import (
@@ -75,6 +76,7 @@ class _Spec:
     inv_key: str | None  # constraints key when the element has constraints to evaluate
     choice_base: str | None  # ``value`` for ``valueQuantity``
     fast: Callable[[Any], bool] | None  # for a choice property: its fast accept check
+    element: str  # Type.property
 
 
 @dataclass(slots=True, frozen=True)
@@ -178,6 +180,7 @@ class Walker:
                 inv_key=inv_key if self.do_inv and inv_key in self.invariants.keys else None,
                 choice_base=base,
                 fast=self._fast_for(tkey, json_name, row, t) if base else None,
+                element=inv_key,
             )
 
         out = {
@@ -212,12 +215,16 @@ class Walker:
                 return None
             whole = self._complex_fast(t)
             return whole if row["max"] == 1 else fast_list(whole, row["max"])
-        bare: frozenset[str] | None = None
+        allowed: Callable[[Any], bool] | None = None
         bind = row.get("bind")
         if bind is not None and bind[0] == "required" and t == "code":
             vs = valueset(bind[1])
-            bare = vs[2] if vs is not None else None
-        return fast_element(t, self.primitives[t]["json"], row["max"], bare)
+            allowed = (
+                vs[2].__contains__
+                if vs is not None
+                else code_grammar(bind[1], f"{tkey}.{json_name}")
+            )
+        return fast_element(t, self.primitives[t]["json"], row["max"], allowed)
 
     def _complex_fast_ok(self, t: str) -> bool:
         """Whether values of datatype ``t`` can be fast-accepted as a whole: no constraints and
@@ -519,7 +526,7 @@ class Walker:
                 continue
             self._typed(item, t, p, issues, scope, root, row)
             if bind is not None:
-                self._binding(item, t, bind, p, issues)
+                self._binding(item, t, bind, p, issues, spec.element)
             if inv_key is not None:
                 self.invariants.check(inv_key, item, p, scope.resource, root, issues)
 
@@ -738,10 +745,24 @@ class Walker:
 
     # ------------------------------------------------------------------ bindings
 
-    def _binding(self, item: Any, t: str, bind: list[str], p: str, issues: list[Issue]) -> None:
+    def _binding(
+        self, item: Any, t: str, bind: list[str], p: str, issues: list[Issue], element: str
+    ) -> None:
         strength, url = bind
         vs = valueset(url)
         if vs is None:
+            grammar = code_grammar(url, element) if strength == "required" else None
+            if grammar is not None and t == "code" and isinstance(item, str) and not grammar(item):
+                issues.append(
+                    Issue(
+                        "error",
+                        "binding",
+                        p,
+                        f"{item!r} is not a MIME type (required value set {url.rsplit('/', 1)[-1]}, BCP 13)",
+                        "use type/subtype, e.g. application/pdf or text/plain; charset=utf-8",
+                        family="binding",
+                    )
+                )
             return
         codes, systems, bare = vs
         required = strength == "required"

@@ -147,15 +147,16 @@ def fast_primitive(t: str, jtype: str) -> Callable[[Any], bool]:
 
 
 def fast_element(
-    t: str, jtype: str, max_: int, codes: frozenset[str] | None
+    t: str, jtype: str, max_: int, allowed: Callable[[Any], bool] | None
 ) -> Callable[[Any], bool]:
-    """``fast_primitive`` for a whole element: cardinality, JSON shape and required codes."""
+    """``fast_primitive`` for a whole element: cardinality, JSON shape and, for a required
+    binding, ``allowed`` (the code is in the value set or matches its grammar)."""
     one = fast_primitive(t, jtype)
-    if codes is not None:
+    if allowed is not None:
         prim = one
 
         def one(v: Any) -> bool:
-            return prim(v) and v in codes
+            return prim(v) and allowed(v)
 
     return one if max_ == 1 else fast_list(one, max_)
 

@@ -597,3 +597,43 @@ def test_hl7_and_dicom_codes_and_displays_are_checked(
     got = {i.rule for i in report.issues if i.rule.startswith("code-")}
     assert got == ({rule} if rule else set()), report.to_text()
     assert report.ok  # warnings: a newer edition of HL7 terminology may add codes
+
+
+@pytest.mark.parametrize(
+    ("content_type", "ok"),
+    [
+        ("application/pdf", True),
+        ("text/plain; charset=UTF-8", True),
+        ("image/svg+xml", True),
+        ("application/fhir+json;canonicalization=http://hl7.org/fhir/canonicalization/json", True),
+        ("pdf", False),
+        ("json", False),  # allowed only in CapabilityStatement.format
+        ("application/", False),
+        ("made-up/thing", False),
+    ],
+)
+def test_mime_types_follow_bcp13(content_type: str, ok: bool) -> None:
+    doc = {
+        "resourceType": "DocumentReference",
+        "text": {"status": "generated", "div": DIV},
+        "status": "current",
+        "content": [{"attachment": {"contentType": content_type, "data": "aGVsbG8="}}],
+    }
+    found = ("binding", "DocumentReference.content[0].attachment.contentType") in rules(
+        validate(doc)
+    )
+    assert found != ok
+
+
+def test_capability_statement_format_allows_the_shorthands() -> None:
+    cs = {
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": "2024-01-01",
+        "kind": "instance",
+        "fhirVersion": "4.0.1",
+        "format": ["json", "application/fhir+xml", "yaml"],
+        "implementation": {"description": "x"},
+    }
+    bad = [p for r, p in rules(validate(cs)) if r == "binding"]
+    assert bad == ["CapabilityStatement.format[2]"]
