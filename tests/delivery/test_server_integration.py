@@ -81,6 +81,35 @@ def test_each_mode_with_workers_handles_forward_references(fhir_server: str) -> 
     assert all(not e.differences for e in result.entries)
 
 
+def _with_new_identifiers(bundle: dict[str, Any]) -> dict[str, Any]:
+    """The bundle with fresh business identifiers (and matching ifNoneExist), so conditional
+    creates cannot match what earlier tests stored."""
+    import uuid
+
+    out = copy.deepcopy(bundle)
+    for e in out["entry"]:
+        ident = e["resource"]["identifier"][0]
+        ident["value"] = f"urn:uuid:{uuid.uuid4()}"
+        e["request"]["ifNoneExist"] = f"identifier={ident['system']}|{ident['value']}"
+    return out
+
+
+def test_conditional_create_against_the_real_server_creates_once(fhir_server: str) -> None:
+    bundle = _with_new_identifiers(convert("fixtures/t2dm-metformin.case.yaml"))
+    per_type = expected_counts(bundle)
+    before = {t: count(fhir_server, t) for t in TYPES}
+    first = post(bundle, fhir_server, strategy="conditional-create")
+    assert first.ok and all(e.created for e in first.entries), first.to_table()
+    server_ids = {e.id for e in first.entries}
+    assert not server_ids & {ent["resource"]["id"] for ent in bundle["entry"]}  # server-assigned
+    for mode in ("transaction", "each"):
+        again = post(bundle, fhir_server, mode=mode, strategy="conditional-create", workers=1)
+        assert again.ok and not any(e.created for e in again.entries), again.to_table()
+        assert [e.id for e in again.entries] == [e.id for e in first.entries]  # matched, not new
+    after = {t: count(fhir_server, t) for t in TYPES}
+    assert {t: after[t] - before[t] for t in TYPES} == per_type
+
+
 def test_batch_with_one_bad_entry_reports_it_and_keeps_the_rest(fhir_server: str) -> None:
     bundle = copy.deepcopy(convert("fixtures/t2dm-metformin.case.yaml"))
     bad = bundle["entry"][1]["resource"]
