@@ -38,6 +38,7 @@ from fhir_adapter.validation.references import (
     ResourceScope,
     check_bundle,
     check_contained_refs,
+    check_reference_type,
 )
 from fhir_adapter.validation.report import Issue
 from fhir_adapter.validation.tables import choice_names, tables, valueset
@@ -572,6 +573,8 @@ class Walker:
             ref = item.get("reference")
             if isinstance(ref, str):
                 scope.refs.append((ref, p, tuple(row.get("targets", ()))))
+            if "type" in item:
+                check_reference_type(item["type"], row.get("targets", ()), p, issues)
         elif t == "Coding" and self.do_codes:
             # system, code and display repeat across a bundle; a Coding that passed passes again
             key = coding_key(item)

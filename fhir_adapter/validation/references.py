@@ -130,6 +130,29 @@ def check_target_type(
         )
 
 
+_SD_BASE = "http://hl7.org/fhir/StructureDefinition/"
+
+
+def check_reference_type(rtype: Any, targets: Any, p: str, issues: list[Issue]) -> None:
+    """``Reference.type`` must be one of the element's target types (``Patient`` or its
+    StructureDefinition URL; other absolute URLs name logical models and are not checked)."""
+    if not isinstance(rtype, str) or not targets or "Resource" in targets:
+        return
+    name = rtype.removeprefix(_SD_BASE)
+    if ":" in name or name in targets:
+        return
+    issues.append(
+        Issue(
+            "error",
+            "reference",
+            f"{p}.type",
+            f"the type {rtype!r} is not a valid target here (allowed: {', '.join(targets)})",
+            f"use one of: {', '.join(targets)} (resource type names are case-sensitive)",
+            family="reference",
+        )
+    )
+
+
 def check_entry_rules(e: dict[str, Any], btype: Any, ep: str, issues: list[Issue]) -> None:
     """bdl-3, bdl-4, bdl-5, bdl-8 for one entry (native: the engine scans all entries each)."""
     wants_request = btype in ("batch", "transaction", "history")

@@ -637,3 +637,20 @@ def test_capability_statement_format_allows_the_shorthands() -> None:
     }
     bad = [p for r, p in rules(validate(cs)) if r == "binding"]
     assert bad == ["CapabilityStatement.format[2]"]
+
+
+@pytest.mark.parametrize(
+    ("rtype", "ok"),
+    [
+        ("Patient", True),
+        ("http://hl7.org/fhir/StructureDefinition/Group", True),
+        ("http://example.org/fhir/StructureDefinition/MyLogicalModel", True),  # not checked
+        ("Practitioner", False),  # not a target of Observation.subject
+        ("patient", False),  # type names are case-sensitive
+    ],
+)
+def test_reference_type_must_be_an_allowed_target(rtype: str, ok: bool) -> None:
+    r = obs()
+    r["subject"] = {"reference": "Patient/1", "type": rtype}
+    found = ("reference", "Observation.subject.type") in rules(validate(r))
+    assert found != ok
