@@ -15,6 +15,7 @@ ABSOLUTE_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
 
 
 MIMETYPES = "http://hl7.org/fhir/ValueSet/mimetypes"
+_HL7_VALUESETS = ("http://hl7.org/fhir/ValueSet/", "http://terminology.hl7.org/ValueSet/")
 # BCP 13 (RFC 6838) media types: a registered top-level type, a subtype, optional parameters.
 # Hand-written: the value set is a grammar, not a list the definitions could expand.
 _MIME = re.compile(
@@ -105,6 +106,18 @@ def check_coding(c: dict[str, Any], p: str, issues: list[Issue]) -> None:
                 f"{p}.system",
                 f"Coding.system {system!r} must be an absolute URI, not a local reference",
                 "use the code system's canonical URI",
+                family="code",
+            )
+        )
+        return
+    if system.startswith(_HL7_VALUESETS):
+        issues.append(
+            Issue(
+                "error",
+                "code-system",
+                f"{p}.system",
+                f"{system} is a value set, not a code system",
+                "use the URI of the code system the code comes from (the value set's compose.include.system)",
                 family="code",
             )
         )

@@ -17,6 +17,8 @@ from typing import Any
 from fhir_adapter.validation.report import Issue
 from fhir_adapter.validation.tables import tables
 
+_ABSOLUTE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
+
 
 def check(resource: dict[str, Any], path: str, issues: list[Issue]) -> None:
     """Append issues for a CapabilityStatement or SearchParameter; other types are ignored."""
@@ -27,6 +29,45 @@ def check(resource: dict[str, Any], path: str, issues: list[Issue]) -> None:
         _search_parameter(resource, path, issues)
     elif rt == "ValueSet":
         _valueset_parameters(resource, path, issues)
+        _valueset_systems(resource, path, issues)
+
+
+def canonical_url(resource: dict[str, Any], path: str, issues: list[Issue]) -> None:
+    """A canonical resource's ``url`` must be absolute (fragments aside), as the official
+    validator requires, contained resources included."""
+    url = resource.get("url")
+    if isinstance(url, str) and url and not url.startswith("#") and not _ABSOLUTE.match(url):
+        issues.append(
+            Issue(
+                "error",
+                "structure",
+                f"{path}.url",
+                f"canonical URL {url!r} must be an absolute URL",
+                "use the full URL, e.g. http://example.org/fhir/ValueSet/my-codes",
+                family="structure",
+            )
+        )
+
+
+def _valueset_systems(vs: dict[str, Any], path: str, issues: list[Issue]) -> None:
+    compose = vs.get("compose")
+    if not isinstance(compose, dict):
+        return
+    for part in ("include", "exclude"):
+        items = compose.get(part)
+        for i, inc in enumerate(items if isinstance(items, list) else []):
+            system = inc.get("system") if isinstance(inc, dict) else None
+            if isinstance(system, str) and not _ABSOLUTE.match(system):
+                issues.append(
+                    Issue(
+                        "error",
+                        "structure",
+                        f"{path}.compose.{part}[{i}].system",
+                        f"code system {system!r} must be an absolute URI",
+                        "use the code system's full url (for a contained one too)",
+                        family="structure",
+                    )
+                )
 
 
 def _known_type(url: Any) -> str | None:

@@ -108,6 +108,14 @@ class Walker:
         self.primitives: dict[str, Any] = t["primitives"]
         self.resources = frozenset(t["resources"])
         self._resource_like = self.resources | {"Resource", "DomainResource"}
+        #: resources identified by a canonical URL: ``url`` (uri), ``version`` and ``publisher``
+        #: (Device and Contract also have a url and a version, but not as an identity)
+        self._canonical_types = frozenset(
+            rt
+            for rt in self.resources
+            if self.types[rt]["el"].get("url", {}).get("types") == ["uri"]
+            and {"version", "publisher"} <= set(self.types[rt]["el"])
+        )
         self.extensions: dict[str, Any] = t.get("extensions", {})
         self._scopes: dict[str, ResourceScope] = {}  # resource path -> what its walk gathered
         self._plans: dict[str, _Plan] = {}
@@ -313,10 +321,12 @@ class Walker:
             ]
         if self.do_refs:
             check_contained_refs(scope, issues, self.resources)
-        if self.do_structure and rt in ("CapabilityStatement", "SearchParameter", "ValueSet"):
+        if self.do_structure and rt in self._canonical_types:
             from fhir_adapter.validation import conformance
 
-            conformance.check(node, path, issues)
+            conformance.canonical_url(node, path, issues)
+            if rt in ("CapabilityStatement", "SearchParameter", "ValueSet"):
+                conformance.check(node, path, issues)
         if rt == "Bundle" and (self.do_bundle or self.do_refs):
             check_bundle(
                 node,

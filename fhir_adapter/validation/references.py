@@ -131,6 +131,9 @@ def check_target_type(
 
 
 _SD_BASE = "http://hl7.org/fhir/StructureDefinition/"
+#: Bundle.entry.fullUrl's definition: except for transactions and batches, each entry (with a
+#: resource) must have a fullUrl.
+_NEED_FULL_URL = frozenset({"document", "message", "collection", "searchset", "history"})
 
 
 def check_reference_type(rtype: Any, targets: Any, p: str, issues: list[Issue]) -> None:
@@ -165,6 +168,17 @@ def check_entry_rules(e: dict[str, Any], btype: Any, ep: str, issues: list[Issue
         issues.append(Issue("error", "bdl-4", ep, _human("bdl-4"), fix, family="invariant"))
     if not ("resource" in e or "request" in e or "response" in e):
         issues.append(Issue("error", "bdl-5", ep, _human("bdl-5"), family="invariant"))
+    if "resource" in e and "fullUrl" not in e and btype in _NEED_FULL_URL:
+        issues.append(
+            Issue(
+                "error",
+                "bundle",
+                ep,
+                f"an entry of a {btype} bundle needs a fullUrl, the identity of its resource",
+                "add fullUrl (e.g. urn:uuid:<uuid>, or the resource's absolute URL)",
+                family="bundle",
+            )
+        )
     fu = e.get("fullUrl")
     if isinstance(fu, str) and "/_history/" in fu:
         issues.append(
@@ -267,6 +281,8 @@ def check_bundle(
     ):
         return
     # Resolve references inside the bundle (urn:uuid must resolve; Type/id against fullUrls).
+    entry_of = {id(e.get("resource")): i for i, e in enumerate(entries) if isinstance(e, dict)}
+    links_between: list[tuple[int, int]] = []
     for i, e in enumerate(entries):
         r = e.get("resource") if isinstance(e, dict) else None
         if not isinstance(r, dict):
@@ -295,6 +311,7 @@ def check_bundle(
                 )
             elif target is not None:
                 check_target_type(target.get("resourceType"), targets, p, issues, resources)
+                links_between.append((i, entry_of.get(id(target), i)))
             elif ref.startswith("urn:") and btype in ("transaction", "batch", "document"):
                 issues.append(
                     Issue(
@@ -306,6 +323,37 @@ def check_bundle(
                         family="reference",
                     )
                 )
+    if btype == "document" and bundle_rules:
+        _check_reachable(entries, links_between, path, issues)
+
+
+def _check_reachable(
+    entries: list[Any], links: list[tuple[int, int]], path: str, issues: list[Issue]
+) -> None:
+    """In a document every entry must be reachable from the Composition (entry 0) by following
+    references within the bundle, forward or backward, as the official validator requires."""
+    neighbours: dict[int, set[int]] = {}
+    for a, b in links:
+        neighbours.setdefault(a, set()).add(b)
+        neighbours.setdefault(b, set()).add(a)
+    reached, todo = {0}, [0]
+    while todo:
+        for n in neighbours.get(todo.pop(), ()):
+            if n not in reached:
+                reached.add(n)
+                todo.append(n)
+    for i, e in enumerate(entries):
+        if i not in reached and isinstance(e, dict) and isinstance(e.get("resource"), dict):
+            issues.append(
+                Issue(
+                    "error",
+                    "bundle",
+                    f"{path}.entry[{i}]",
+                    "entry is not reachable from the Composition by references (forward or backward)",
+                    "reference it from the Composition (e.g. a section entry) or from a resource that is",
+                    family="bundle",
+                )
+            )
 
 
 def _human(key: str) -> str:

@@ -654,3 +654,80 @@ def test_reference_type_must_be_an_allowed_target(rtype: str, ok: bool) -> None:
     r["subject"] = {"reference": "Patient/1", "type": rtype}
     found = ("reference", "Observation.subject.type") in rules(validate(r))
     assert found != ok
+
+
+def test_a_value_set_url_is_not_a_code_system() -> None:
+    r = obs()
+    r["code"]["coding"][0]["system"] = "http://hl7.org/fhir/ValueSet/icd-10"
+    assert ("code-system", "Observation.code.coding[0].system") in rules(validate(r))
+
+
+def test_entries_of_non_transaction_bundles_need_a_full_url() -> None:
+    patient = {"resourceType": "Patient", "id": "p1", "text": {"status": "generated", "div": DIV}}
+    for btype, needed in (("collection", True), ("searchset", True), ("transaction", False)):
+        entry: dict[str, Any] = {"resource": patient}
+        if btype == "transaction":
+            entry["request"] = {"method": "POST", "url": "Patient"}
+        b = {"resourceType": "Bundle", "type": btype, "entry": [entry]}
+        assert (("bundle", "Bundle.entry[0]") in rules(validate(b))) == needed, btype
+
+
+def test_canonical_urls_of_conformance_resources_are_absolute() -> None:
+    vs = {
+        "resourceType": "ValueSet",
+        "text": {"status": "generated", "div": DIV},
+        "url": "ValueSet/my-codes",
+        "status": "draft",
+        "contained": [
+            {
+                "resourceType": "CodeSystem",
+                "id": "cs",
+                "url": "cs",
+                "status": "draft",
+                "content": "complete",
+            }
+        ],
+        "compose": {"include": [{"system": "cs"}, {"system": "http://example.org/cs"}]},
+    }
+    found = rules(validate(vs))
+    assert ("structure", "ValueSet.url") in found
+    assert ("structure", "ValueSet.contained[0].url") in found
+    assert ("structure", "ValueSet.compose.include[0].system") in found
+    assert ("structure", "ValueSet.compose.include[1].system") not in found
+    vs["url"] = "http://example.org/fhir/ValueSet/my-codes"
+    assert ("structure", "ValueSet.url") not in rules(validate(vs))
+
+
+def test_document_entries_must_be_reachable_from_the_composition() -> None:
+    def entry(r: dict[str, Any]) -> dict[str, Any]:
+        r["text"] = {"status": "generated", "div": DIV}
+        return {"fullUrl": f"urn:uuid:{r['id']}", "resource": r}
+
+    ids = [f"00000000-0000-4000-8000-00000000000{i}" for i in range(4)]
+    comp = {
+        "resourceType": "Composition",
+        "id": ids[0],
+        "status": "final",
+        "type": {"text": "note"},
+        "date": "2024-01-01",
+        "author": [{"reference": f"urn:uuid:{ids[1]}"}],
+        "title": "t",
+    }
+    author = {"resourceType": "Practitioner", "id": ids[1]}
+    linked_back = {  # reachable backwards: it references the author
+        "resourceType": "Provenance",
+        "id": ids[2],
+        "target": [{"reference": f"urn:uuid:{ids[1]}"}],
+        "recorded": "2024-01-01T00:00:00Z",
+        "agent": [{"who": {"reference": f"urn:uuid:{ids[1]}"}}],
+    }
+    stray = {"resourceType": "Patient", "id": ids[3]}
+    doc = {
+        "resourceType": "Bundle",
+        "type": "document",
+        "identifier": {"system": "urn:ietf:rfc:3986", "value": f"urn:uuid:{ids[0]}"},
+        "timestamp": "2024-01-01T00:00:00Z",
+        "entry": [entry(comp), entry(author), entry(linked_back), entry(stray)],
+    }
+    unreachable = [p for r, p in rules(validate(doc)) if r == "bundle"]
+    assert unreachable == ["Bundle.entry[3]"]
