@@ -111,7 +111,7 @@ def _auth(args: argparse.Namespace, server: str) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     """Validate, post, print the per-entry table; returns the exit code."""
-    from fhir_adapter.client import FhirClient, post, resolve_server
+    from fhir_adapter.client import DeliveryError, FhirClient, post, resolve_server
     from fhir_adapter.client.api import check_workers
     from fhir_adapter.client.delivery import InvalidBundle, load_bundle
 
@@ -147,18 +147,13 @@ def run(args: argparse.Namespace) -> int:
     failed = []
     with client:
         for label, bundle in inputs:
-            result = post(
-                bundle,
-                mode=args.mode,
-                client=client,
-                strategy=args.strategy,
-                validate=False,  # done above, for every input
-                verify_readback=args.verify,
-                workers=args.workers,
-                progress=_progress_printer()
-                if args.mode == "each" and sys.stderr.isatty()
-                else None,
-            )
+            try:
+                result = _post_one(args, client, bundle, post)
+            except DeliveryError as err:
+                if err.partial is not None and err.partial.entries:
+                    print(f"== {label} (stopped early)" if several else "(stopped early)")
+                    print(err.partial.to_table())
+                raise
             if several:
                 print(f"== {label}")
             print(result.to_table())
@@ -167,6 +162,20 @@ def run(args: argparse.Namespace) -> int:
     if failed:
         print(f"fhir-adapter post: some entries failed ({', '.join(failed)})", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _post_one(args: argparse.Namespace, client: Any, bundle: Any, post: Any) -> Any:
+    """``post`` one already-validated bundle with the CLI's options."""
+    return post(
+        bundle,
+        mode=args.mode,
+        client=client,
+        strategy=args.strategy,
+        validate=False,  # done by run(), for every input
+        verify_readback=args.verify,
+        workers=args.workers,
+        progress=_progress_printer() if args.mode == "each" and sys.stderr.isatty() else None,
+    )
 
 
 def _dry_run(args: argparse.Namespace, server: str, auth: Any, bundle: Any, report: Any) -> None:

@@ -24,7 +24,7 @@ import json
 import re
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
@@ -305,23 +305,47 @@ def _send_each(
         return _send_one(client, i, entries[i], mapping, strategy)
 
     pool = ThreadPoolExecutor(max_workers=workers) if workers > 1 else None
+    result = PostResult(client.base_url, "each", strategy=strategy)
     try:
         waiting = list(range(len(entries)))
         while waiting:
             ready = [i for i in waiting if all(results[d] is not None for d in needs[i])]
             if not ready:  # a reference cycle: these entries can never be resolved one by one
                 ready = waiting
-            done = list(pool.map(send, ready)) if pool else [send(i) for i in ready]
+            if pool:
+                futures = [pool.submit(send, i) for i in ready]
+                wait(futures, return_when=FIRST_EXCEPTION)
+                if any(f.done() and not f.cancelled() and f.exception() for f in futures):
+                    for f in futures:
+                        f.cancel()  # requests not started yet are not sent
+                    wait(futures)  # the ones in flight finish (at most ``workers``)
+                    for i, f in zip(ready, futures, strict=True):
+                        if not f.cancelled() and f.exception() is None:
+                            results[i] = f.result()
+                    raise next(e for f in futures if not f.cancelled() and (e := f.exception()))
+                done = [f.result() for f in futures]
+            else:
+                done = []
+                for i in ready:
+                    try:
+                        done.append(send(i))
+                    except DeliveryError:
+                        for j, er in zip(ready, done, strict=False):
+                            results[j] = er
+                        raise
             for i, er in zip(ready, done, strict=True):
                 results[i] = er
                 if er.ok and er.id and "fullUrl" in entries[i]:
                     mapping[entries[i]["fullUrl"]] = _server_ref(er.resource_type, er.id)
             taken = set(ready)
             waiting = [i for i in waiting if i not in taken]
+    except DeliveryError as err:
+        result.entries = [er for er in results if er is not None]
+        err.partial = result
+        raise
     finally:
         if pool:
             pool.shutdown(wait=True)
-    result = PostResult(client.base_url, "each", strategy=strategy)
     result.entries = [er for er in results if er is not None]
     return result
 

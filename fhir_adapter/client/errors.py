@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fhir_adapter.errors import EXIT_INVALID, FhirAdapterError, InputError
 
 
@@ -16,6 +18,9 @@ class DeliveryError(FhirAdapterError):
         self.server = server
         self.request = request
         self.status = status
+        #: In ``each`` mode, what the server had already done when the error stopped the post
+        #: (a PostResult), so nothing it created goes unreported.
+        self.partial: Any = None
         where = f"{request} -> HTTP {status}" if status else request
         super().__init__(f"{server}: {where}: {message}")
 

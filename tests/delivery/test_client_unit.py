@@ -779,3 +779,35 @@ def test_cli_posts_several_files_only_when_all_are_valid(
     assert sent.call_count == 2
     out = capsys.readouterr().out
     assert f"== {good}" in out and "== fixtures/t2dm-metformin.case.yaml" in out
+
+
+@responses.activate
+@pytest.mark.parametrize("workers", [1, 2])
+def test_each_mode_error_keeps_what_was_done(
+    workers: int, capsys: pytest.CaptureFixture[str], tmp_path: Any
+) -> None:
+    responses.get(f"{BASE}/metadata", json=capability())
+    pid = _levels_bundle()["entry"][3]["resource"]["id"]
+    patient = responses.put(
+        re.compile(rf"{BASE}/Patient/.+"),
+        status=201,
+        headers={"Location": f"{BASE}/Patient/{pid}/_history/1"},
+    )
+    html = responses.put(
+        re.compile(rf"{BASE}/Observation/.+"),
+        status=200,
+        body="<html>gateway error</html>",
+        content_type="text/html",
+    )
+    report = responses.put(re.compile(rf"{BASE}/DiagnosticReport/.+"), status=201)
+    with pytest.raises(DeliveryError, match="HTML page") as caught:
+        post(_levels_bundle(), BASE, mode="each", workers=workers)
+    partial = caught.value.partial
+    assert [e.resource_type for e in partial.entries] == ["Patient"]
+    assert partial.entries[0].status == 201 and patient.call_count == 1
+    assert html.call_count >= 1 and report.call_count == 0  # the next round never started
+    path = tmp_path / "b.json"
+    path.write_text(json.dumps(_levels_bundle()))
+    assert main(["post", str(path), "--server", BASE, "--mode", "each"]) == 1
+    out = capsys.readouterr().out
+    assert "(stopped early)" in out and "Patient" in out and "201" in out
