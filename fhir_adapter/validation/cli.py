@@ -1,4 +1,4 @@
-"""Validate FHIR R4 JSON offline (files, NDJSON, or - for stdin).
+"""Validate FHIR R4 JSON offline (files, directories, NDJSON, or - for stdin).
 
 Exit codes: 0 valid, 1 invalid (errors, or warnings with --warnings-as-errors), 2 unreadable
 input or bad usage.
@@ -16,7 +16,10 @@ LAYER_NAMES = "json,structure,primitives,bindings,codes,invariants,references,bu
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the ``validate`` options."""
     parser.add_argument(
-        "files", nargs="+", metavar="FILE", help=".json or .ndjson file, or - for stdin"
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help=".json or .ndjson file, a directory of them (searched recursively), or - for stdin",
     )
     parser.add_argument(
         "--format",
@@ -73,6 +76,18 @@ def run(args: argparse.Namespace) -> int:
                         reports.append(validator.validate_text(line, source=f"<stdin>:{n}"))
             continue
         path = Path(name)
+        if path.is_dir():
+            found = sorted(
+                p for p in path.rglob("*") if p.suffix in (".json", ".ndjson") and p.is_file()
+            )
+            if not found:
+                raise InputError(
+                    "no .json or .ndjson files in this directory",
+                    file=name,
+                    fix="give a directory holding FHIR JSON, or the files themselves",
+                )
+            reports.extend(validator.validate_file(p) for p in found)
+            continue
         if not path.is_file():
             raise InputError("file not found", file=name, fix="check the path")
         reports.append(validator.validate_file(path))

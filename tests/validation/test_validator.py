@@ -731,3 +731,18 @@ def test_document_entries_must_be_reachable_from_the_composition() -> None:
     }
     unreachable = [p for r, p in rules(validate(doc)) if r == "bundle"]
     assert unreachable == ["Bundle.entry[3]"]
+
+
+def test_cli_validates_a_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    nested = tmp_path / "a" / "b"
+    nested.mkdir(parents=True)
+    (tmp_path / "a" / "good.json").write_text(json.dumps(obs()))
+    (nested / "bad.json").write_text(json.dumps(obs(status="bogus")))
+    (nested / "notes.txt").write_text("not FHIR")
+    assert main(["validate", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert "good.json: valid" in out and "bad.json: INVALID" in out and "notes.txt" not in out
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["validate", str(empty)]) == 2
+    assert "no .json or .ndjson files" in capsys.readouterr().err
