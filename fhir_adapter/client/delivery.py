@@ -154,6 +154,11 @@ def _parse_location(location: str) -> tuple[str, str | None] | None:
     return parts[-1], version
 
 
+def _text(value: Any) -> str | None:
+    """A non-empty string from a server's answer, or None for anything else."""
+    return value if isinstance(value, str) and value else None
+
+
 def _entry_result(
     i: int, sent: dict[str, Any], response: dict[str, Any] | None, resource: Any
 ) -> EntryResult:
@@ -167,13 +172,17 @@ def _entry_result(
     else:
         m = _STATUS.match(str(status or ""))
         er.status = int(m.group(1)) if m else None
-    location = er.location = response.get("location")
+    location = response.get("location")
+    er.location = location if isinstance(location, str) else None  # servers can send anything
     loc = _parse_location(location) if isinstance(location, str) else None
     if loc:
         er.id, er.version = loc
     if (er.id is None or er.version is None) and isinstance(resource, dict):
-        er.id = er.id or resource.get("id")
-        er.version = er.version or (resource.get("meta") or {}).get("versionId")
+        meta = resource.get("meta")
+        er.id = er.id or _text(resource.get("id"))
+        er.version = er.version or (
+            _text(meta.get("versionId")) if isinstance(meta, dict) else None
+        )
     if not er.version:
         etag = response.get("etag")
         if isinstance(etag, str):
@@ -238,6 +247,13 @@ def read_bundle_response(
             status=status,
         )
     answers = body.get("entry", [])
+    if not isinstance(answers, list):
+        raise DeliveryError(
+            f"the response's entry is {type(answers).__name__}, not an array",
+            server=server,
+            request=label,
+            status=status,
+        )
     if len(answers) != len(sent):
         raise DeliveryError(
             f"the response has {len(answers)} entries for {len(sent)} sent",

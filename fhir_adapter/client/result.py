@@ -35,8 +35,16 @@ class EntryResult:
         if not self.outcome:
             return ""
         parts = []
-        for i in self.outcome.get("issue", []):
-            text = i.get("diagnostics") or (i.get("details") or {}).get("text") or i.get("code", "")
+        issues = self.outcome.get("issue")
+        for i in issues if isinstance(issues, list) else []:
+            if not isinstance(i, dict):
+                continue
+            details = i.get("details")
+            text = (
+                i.get("diagnostics")
+                or (details.get("text") if isinstance(details, dict) else None)
+                or i.get("code", "")
+            )
             parts.append(f"{i.get('severity', '')}: {text}")
         return "; ".join(parts)
 

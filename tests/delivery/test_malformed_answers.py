@@ -1,0 +1,97 @@
+"""Whatever a server answers to a transaction or batch, the result is a PostResult or a clear
+DeliveryError, never another exception (seeded mutations of a well-formed answer)."""
+
+from __future__ import annotations
+
+import copy
+import random
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from fhir_adapter import convert
+from fhir_adapter.client import DeliveryError
+from fhir_adapter.client import delivery as d
+
+ODD: list[Any] = [
+    None,
+    1,
+    1.5,
+    True,
+    "x",
+    "201",
+    "abc Created",
+    "Patient/",
+    "/_history/",
+    [],
+    [1],
+    {},
+    {"a": 1},
+    {"resourceType": "OperationOutcome", "issue": 1},
+    {"resourceType": "OperationOutcome", "issue": ["x", {"details": "y"}]},
+]
+
+
+def _answer(prepared: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "resourceType": "Bundle",
+        "type": "transaction-response",
+        "entry": [
+            {
+                "response": {
+                    "status": "201 Created",
+                    "location": f"{e['resource']['resourceType']}/s{i}/_history/1",
+                    "etag": 'W/"1"',
+                    "outcome": {
+                        "resourceType": "OperationOutcome",
+                        "issue": [{"severity": "information", "details": {"text": "ok"}}],
+                    },
+                },
+                "resource": {"resourceType": "Patient", "id": f"s{i}", "meta": {"versionId": "1"}},
+            }
+            for i, e in enumerate(prepared["entry"])
+        ],
+    }
+
+
+def _paths(node: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    if path:
+        yield path
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from _paths(v, (*path, k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _paths(v, (*path, i))
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_mutated_answers_give_a_result_or_a_delivery_error(seed: int) -> None:
+    rnd = random.Random(seed)
+    prepared = d.prepare(convert("fixtures/t2dm-metformin.case.yaml"), "transaction", "put")
+    good = _answer(prepared)
+    ok = d.read_bundle_response("s", "POST s", 200, good, prepared, "transaction", "put")
+    assert ok.ok and [e.id for e in ok.entries] == [f"s{i}" for i in range(len(ok.entries))]
+    errors = 0
+    for _ in range(400):
+        body = copy.deepcopy(good)
+        for _ in range(rnd.randint(1, 3)):
+            path = rnd.choice(list(_paths(body)))
+            parent = body
+            for step in path[:-1]:
+                parent = parent[step]
+            parent[path[-1]] = copy.deepcopy(rnd.choice(ODD))
+        status = rnd.choice([200, 200, 400, 500])
+        try:
+            result = d.read_bundle_response("s", "POST s", status, body, prepared, "batch", "put")
+        except DeliveryError as err:
+            assert "s: POST s" in str(err)
+            errors += 1
+            continue
+        assert "entry" in result.to_table()
+        for e in result.entries:
+            assert e.id is None or isinstance(e.id, str)
+            assert e.version is None or isinstance(e.version, str)
+            assert isinstance(e.outcome_text(), str)
+    assert errors > 0
