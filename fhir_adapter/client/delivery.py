@@ -80,14 +80,14 @@ def choose_strategy(client: FhirClient, bundle: dict[str, Any], mode: str, strat
         if isinstance(e.get("resource"), dict)
     }
     caps = {t: client.resource_capability(t) for t in types}
-    if all(c.get("updateCreate") for c in caps.values()):
+    if all(c.get("updateCreate") is True for c in caps.values()):
         return "put"
     if mode != "batch" and all(
-        c.get("conditionalCreate") and "identifier" in client.search_params(t)
+        c.get("conditionalCreate") is True and "identifier" in client.search_params(t)
         for t, c in caps.items()
     ):
         return "conditional-create"
-    missing = sorted(t for t, c in caps.items() if not c.get("updateCreate"))
+    missing = sorted(t for t, c in caps.items() if c.get("updateCreate") is not True)
     raise DeliveryError(
         f"server supports neither conditional create nor update-as-create for {', '.join(missing)}; "
         "re-posting could create duplicates",

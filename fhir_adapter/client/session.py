@@ -65,6 +65,11 @@ def _connection_failure(err: Exception, elapsed: float) -> str:
     return f"{why}; gave up after retrying for {elapsed:.1f} s" if retried else why
 
 
+def _objects(value: Any) -> list[dict[str, Any]]:
+    """The JSON objects of an array in a server's answer (anything else is ignored)."""
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
 def _is_loopback(host: str | None) -> bool:
     if not host:
         return False
@@ -272,25 +277,26 @@ class FhirClient:
         return self._capabilities
 
     def _rest(self) -> dict[str, Any]:
-        for rest in self.capabilities().get("rest", []):
+        for rest in _objects(self.capabilities().get("rest")):
             if rest.get("mode", "server") == "server":
-                return dict(rest)
+                return rest
         return {}
 
     def supports(self, interaction: str) -> bool:
         """Whether the server declares a system interaction (``transaction``, ``batch``)."""
-        return any(i.get("code") == interaction for i in self._rest().get("interaction", []))
+        return any(i.get("code") == interaction for i in _objects(self._rest().get("interaction")))
 
     def resource_capability(self, resource_type: str) -> dict[str, Any]:
         """The CapabilityStatement entry of one resource type ({} if absent)."""
-        for r in self._rest().get("resource", []):
+        for r in _objects(self._rest().get("resource")):
             if r.get("type") == resource_type:
-                return dict(r)
+                return r
         return {}
 
     def search_params(self, resource_type: str) -> set[str]:
         """The search parameters the server declares for a type."""
         return {
-            p.get("name", "")
-            for p in self.resource_capability(resource_type).get("searchParam", [])
+            p["name"]
+            for p in _objects(self.resource_capability(resource_type).get("searchParam"))
+            if isinstance(p.get("name"), str)
         }

@@ -95,3 +95,31 @@ def test_mutated_answers_give_a_result_or_a_delivery_error(seed: int) -> None:
             assert e.version is None or isinstance(e.version, str)
             assert isinstance(e.outcome_text(), str)
     assert errors > 0
+
+
+def test_odd_capability_statements_never_crash_strategy_choice() -> None:
+    from fhir_adapter.client import FhirClient
+
+    from .test_client_unit import capability
+
+    rnd = random.Random(5)
+    bundle = convert("fixtures/t2dm-metformin.case.yaml")
+    good = capability()
+    chosen = set()
+    for _ in range(300):
+        cap = copy.deepcopy(good)
+        for _ in range(rnd.randint(1, 2)):
+            path = rnd.choice([p for p in _paths(cap) if len(p) < 6])
+            parent = cap
+            for step in path[:-1]:
+                parent = parent[step]
+            parent[path[-1]] = copy.deepcopy(rnd.choice(ODD))
+        client = FhirClient("https://ehr.example/fhir")
+        client._capabilities = cap
+        assert isinstance(client.supports("transaction"), bool)
+        for mode in ("transaction", "batch", "each"):
+            try:
+                chosen.add(d.choose_strategy(client, bundle, mode, "auto"))
+            except DeliveryError as err:
+                assert "re-posting could create duplicates" in str(err)
+    assert chosen == {"put", "conditional-create"}
