@@ -186,7 +186,14 @@ class SmartBackendAuth(Auth):
                     server=self.base_url,
                     request=f"POST {token_url}",
                 ) from None
-            self._expires = time.time() + float(body.get("expires_in", 300)) - 30
+            lifetime = body.get("expires_in", 300)
+            if isinstance(lifetime, bool) or not isinstance(lifetime, (int, float, str)):
+                lifetime = 300
+            try:
+                seconds = float(lifetime)
+            except ValueError:
+                seconds = 300.0  # an unreadable lifetime: assume the common 5 minutes
+            self._expires = time.time() + seconds - 30
 
     def needs_refresh(self) -> bool:
         """Whether there is no cached token or it is about to expire."""

@@ -811,3 +811,29 @@ def test_each_mode_error_keeps_what_was_done(
     assert main(["post", str(path), "--server", BASE, "--mode", "each"]) == 1
     out = capsys.readouterr().out
     assert "(stopped early)" in out and "Patient" in out and "201" in out
+
+
+@responses.activate
+@pytest.mark.parametrize(
+    ("answer", "ok"),
+    [
+        ({"access_token": "t", "expires_in": "3600"}, True),
+        ({"access_token": "t", "expires_in": "soon"}, True),  # lifetime unreadable: 5 minutes
+        ({"access_token": "t", "expires_in": [1]}, True),
+        (["not", "an", "object"], False),
+        ({"token": "t"}, False),
+    ],
+)
+def test_odd_token_answers(answer: Any, ok: bool) -> None:
+    responses.get(
+        f"{BASE}/.well-known/smart-configuration",
+        json={"token_endpoint": "https://auth.example.org/token"},
+    )
+    responses.post("https://auth.example.org/token", json=answer)
+    auth = SmartBackendAuth(BASE, "my-client", _pem(), alg="ES384")
+    if ok:
+        auth.refresh(requests.Session())
+        assert not auth.needs_refresh()
+    else:
+        with pytest.raises(DeliveryError, match="no access_token"):
+            auth.refresh(requests.Session())
