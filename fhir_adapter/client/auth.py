@@ -17,6 +17,18 @@ import requests
 from fhir_adapter.client.errors import ConfigError, DeliveryError
 
 
+def _safe_endpoint(url: str) -> bool:
+    """https, or http to this machine (loopback) only."""
+    from urllib.parse import urlsplit
+
+    from fhir_adapter.client.session import _is_loopback
+
+    parts = urlsplit(url)
+    return bool(parts.netloc) and (
+        parts.scheme == "https" or (parts.scheme == "http" and _is_loopback(parts.hostname))
+    )
+
+
 class Auth(requests.auth.AuthBase):
     """Base: adds credentials to a request; may be refreshed once after a 401."""
 
@@ -113,6 +125,12 @@ class SmartBackendAuth(Auth):
         self.kid = kid
         self.alg = alg
         self.scope = scope
+        if token_url is not None and not _safe_endpoint(token_url):
+            raise ConfigError(
+                "the token URL must be https (or http to a loopback address)",
+                field="token_url",
+                fix="use the server's https token endpoint",
+            )
         self.token_url = token_url
         self._token: str | None = None
         self._expires = 0.0
@@ -141,14 +159,22 @@ class SmartBackendAuth(Auth):
         url = f"{self.base_url}/.well-known/smart-configuration"
         try:
             resp = session.get(url, headers={"Accept": "application/json"}, timeout=(5, 30))
-            self.token_url = str(resp.json()["token_endpoint"])
+            endpoint = resp.json()["token_endpoint"]
         except (requests.RequestException, ValueError, KeyError, TypeError):
             raise DeliveryError(
                 "no token_endpoint in the SMART configuration",
                 server=self.base_url,
                 request=f"GET {url}",
             ) from None
-        return self.token_url
+        if not isinstance(endpoint, str) or not _safe_endpoint(endpoint):
+            raise DeliveryError(
+                "the SMART token_endpoint is not an https URL (the signed assertion would travel "
+                "in clear text)",
+                server=self.base_url,
+                request=f"GET {url}",
+            )
+        self.token_url = endpoint
+        return endpoint
 
     def refresh(self, session: requests.Session, *, only_if_needed: bool = False) -> None:
         """Fetch a new access token (one thread at a time)."""

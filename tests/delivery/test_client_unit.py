@@ -837,3 +837,20 @@ def test_odd_token_answers(answer: Any, ok: bool) -> None:
     else:
         with pytest.raises(DeliveryError, match="no access_token"):
             auth.refresh(requests.Session())
+
+
+@responses.activate
+def test_smart_token_endpoint_must_be_https() -> None:
+    responses.get(
+        f"{BASE}/.well-known/smart-configuration",
+        json={"token_endpoint": "http://auth.example.org/token"},
+    )
+    token = responses.post("http://auth.example.org/token", json={"access_token": "t"})
+    auth = SmartBackendAuth(BASE, "my-client", _pem(), alg="ES384")
+    with pytest.raises(DeliveryError, match="not an https URL"):
+        auth.refresh(requests.Session())
+    assert token.call_count == 0  # the signed assertion never left
+    with pytest.raises(ConfigError, match="must be https"):
+        SmartBackendAuth(BASE, "c", _pem(), alg="ES384", token_url="http://auth.example.org/t")
+    local = SmartBackendAuth(BASE, "c", _pem(), alg="ES384", token_url="http://127.0.0.1:9/t")
+    assert local.token_url == "http://127.0.0.1:9/t"
