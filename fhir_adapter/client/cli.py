@@ -114,9 +114,11 @@ def run(args: argparse.Namespace) -> int:
     from fhir_adapter.client import DeliveryError, FhirClient, post, resolve_server
     from fhir_adapter.client.api import check_workers
     from fhir_adapter.client.delivery import InvalidBundle, load_bundle
+    from fhir_adapter.client.session import check_server_url
 
     check_workers(args.workers, args.mode)
     server = resolve_server(args.server)
+    check_server_url(server)  # before anything prints the URL
     auth = _auth(args, server)
     # Every input is read and validated before anything is sent: a bad third file must not
     # leave the first two posted.

@@ -8,7 +8,7 @@ import os
 import threading
 import time
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -65,6 +65,25 @@ def _connection_failure(err: Exception, elapsed: float) -> str:
     return f"{why}; gave up after retrying for {elapsed:.1f} s" if retried else why
 
 
+def check_server_url(base_url: str) -> SplitResult:
+    """The parts of a usable server base URL; ConfigError (never echoing a password) if not."""
+    parts = urlsplit(base_url)
+    if parts.username is not None or parts.password is not None:
+        shown = f"{parts.scheme}://***@{parts.hostname or ''}{parts.path}"
+        raise ConfigError(
+            f"the server URL carries credentials ({shown}); they would end up in logs and errors",
+            field="server",
+            fix="drop user:password@ from the URL and use --basic-user with $FHIR_PASSWORD, or a token",
+        )
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(
+            f"{base_url!r} is not an http(s) URL",
+            field="server",
+            fix="e.g. https://hapi.fhir.org/baseR4",
+        )
+    return parts
+
+
 def _objects(value: Any) -> list[dict[str, Any]]:
     """The JSON objects of an array in a server's answer (anything else is ignored)."""
     return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
@@ -101,13 +120,7 @@ class FhirClient:
         verify: bool | str = True,
         prefer: str = "representation",
     ) -> None:
-        parts = urlsplit(base_url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ConfigError(
-                f"{base_url!r} is not an http(s) URL",
-                field="server",
-                fix="e.g. https://hapi.fhir.org/baseR4",
-            )
+        parts = check_server_url(base_url)
         if auth is not None and parts.scheme == "http" and not _is_loopback(parts.hostname):
             raise ConfigError(
                 "refusing to send credentials over plain http to a non-loopback server",

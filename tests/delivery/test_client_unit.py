@@ -854,3 +854,13 @@ def test_smart_token_endpoint_must_be_https() -> None:
         SmartBackendAuth(BASE, "c", _pem(), alg="ES384", token_url="http://auth.example.org/t")
     local = SmartBackendAuth(BASE, "c", _pem(), alg="ES384", token_url="http://127.0.0.1:9/t")
     assert local.token_url == "http://127.0.0.1:9/t"
+
+
+@pytest.mark.parametrize(
+    "url", [f"https://user:{SECRET}@ehr.example/fhir", f"https://{SECRET}@ehr.example/fhir"]
+)
+def test_credentials_in_the_server_url_are_refused_without_echoing_them(url: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        FhirClient(url)
+    assert SECRET not in str(caught.value) and "credentials" in str(caught.value)
+    assert main(["post", "--server", url, "--dry-run"]) == 2
