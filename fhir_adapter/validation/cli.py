@@ -10,7 +10,7 @@ import argparse
 import sys
 from typing import Any
 
-LAYER_NAMES = "json,structure,primitives,bindings,codes,invariants,references,bundle"
+LAYER_NAMES = "json,structure,extensions,primitives,bindings,codes,invariants,references,bundle"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -746,3 +746,10 @@ def test_cli_validates_a_directory(tmp_path: Path, capsys: pytest.CaptureFixture
     empty.mkdir()
     assert main(["validate", str(empty)]) == 2
     assert "no .json or .ndjson files" in capsys.readouterr().err
+
+
+def test_cli_help_lists_every_layer() -> None:
+    from fhir_adapter.validation.cli import LAYER_NAMES
+    from fhir_adapter.validation.engine import LAYERS
+
+    assert LAYER_NAMES.split(",") == list(LAYERS)
