@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -195,7 +196,18 @@ class Case:
 
 def load_case(path: str | Path | None = None, *, terminology: Terminology | None = None) -> Case:
     """Read and check a case file (YAML or JSON); the built-in seed case when ``path`` is None."""
+    if path is not None and not isinstance(path, (str, os.PathLike)):
+        raise TypeError(
+            f"load_case() takes a case file path (str or Path) or None, not {type(path).__name__}"
+            " (for case text use parse_case)"
+        )
     file = Path(path) if path is not None else SEED_CASE
+    if file.is_dir():
+        raise CaseError(
+            "is a directory",
+            file=str(file),
+            fix="give one case file, e.g. fixtures/<name>.case.yaml",
+        )
     try:
         text = file.read_text(encoding="utf-8")
     except FileNotFoundError:

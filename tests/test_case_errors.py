@@ -218,3 +218,11 @@ def test_generated_schema_check_matches_the_schema() -> None:
             except JsonSchemaValueException:
                 fast_ok = False
             assert fast_ok == full.is_valid(v), (path.name, v.get("id"))
+
+
+def test_load_case_says_what_it_takes(tmp_path: Path) -> None:
+    with pytest.raises(TypeError, match="case file path"):
+        load_case(123)  # type: ignore[arg-type]
+    with pytest.raises(CaseError, match="is a directory") as caught:
+        load_case(tmp_path)
+    assert caught.value.file == str(tmp_path)
