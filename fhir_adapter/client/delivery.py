@@ -328,27 +328,7 @@ def _send_each(
             ready = [i for i in waiting if all(results[d] is not None for d in needs[i])]
             if not ready:  # a reference cycle: these entries can never be resolved one by one
                 ready = waiting
-            if pool:
-                futures = [pool.submit(send, i) for i in ready]
-                wait(futures, return_when=FIRST_EXCEPTION)
-                if any(f.done() and not f.cancelled() and f.exception() for f in futures):
-                    for f in futures:
-                        f.cancel()  # requests not started yet are not sent
-                    wait(futures)  # the ones in flight finish (at most ``workers``)
-                    for i, f in zip(ready, futures, strict=True):
-                        if not f.cancelled() and f.exception() is None:
-                            results[i] = f.result()
-                    raise next(e for f in futures if not f.cancelled() and (e := f.exception()))
-                done = [f.result() for f in futures]
-            else:
-                done = []
-                for i in ready:
-                    try:
-                        done.append(send(i))
-                    except DeliveryError:
-                        for j, er in zip(ready, done, strict=False):
-                            results[j] = er
-                        raise
+            done = _round(pool, send, ready, results)
             for i, er in zip(ready, done, strict=True):
                 results[i] = er
                 if er.ok and er.id and "fullUrl" in entries[i]:
@@ -364,6 +344,37 @@ def _send_each(
             pool.shutdown(wait=True)
     result.entries = [er for er in results if er is not None]
     return result
+
+
+def _round(
+    pool: ThreadPoolExecutor | None,
+    send: Callable[[int], EntryResult],
+    ready: list[int],
+    results: list[EntryResult | None],
+) -> list[EntryResult]:
+    """Send the entries of one round (in parallel with a pool). On an error no further request
+    of the round starts, the answers already in are kept in ``results``, and the error is raised."""
+    if pool is None:
+        done: list[EntryResult] = []
+        for i in ready:
+            try:
+                done.append(send(i))
+            except Exception:
+                for j, er in zip(ready, done, strict=False):
+                    results[j] = er
+                raise
+        return done
+    futures = [pool.submit(send, i) for i in ready]
+    wait(futures, return_when=FIRST_EXCEPTION)
+    if any(f.done() and not f.cancelled() and f.exception() for f in futures):
+        for f in futures:
+            f.cancel()  # requests not started yet are not sent
+        wait(futures)  # the ones in flight finish (at most ``workers``)
+        for i, f in zip(ready, futures, strict=True):
+            if not f.cancelled() and f.exception() is None:
+                results[i] = f.result()
+        raise next(e for f in futures if not f.cancelled() and (e := f.exception()))
+    return [f.result() for f in futures]
 
 
 def _send_one(
