@@ -131,9 +131,10 @@ def check_target_type(
 
 
 _SD_BASE = "http://hl7.org/fhir/StructureDefinition/"
-#: Bundle.entry.fullUrl's definition: except for transactions and batches, each entry (with a
-#: resource) must have a fullUrl.
-_NEED_FULL_URL = frozenset({"document", "message", "collection", "searchset", "history"})
+#: Bundle.entry.fullUrl's definition: it SHALL have a value except on a POST (transactions and
+#: batches) and for resources that operations return unidentified; so documents, messages and
+#: collections always need it, searchsets and histories when the resource has an id.
+_NEED_FULL_URL = frozenset({"document", "message", "collection"})
 
 
 def check_reference_type(rtype: Any, targets: Any, p: str, issues: list[Issue]) -> None:
@@ -168,7 +169,12 @@ def check_entry_rules(e: dict[str, Any], btype: Any, ep: str, issues: list[Issue
         issues.append(Issue("error", "bdl-4", ep, _human("bdl-4"), fix, family="invariant"))
     if not ("resource" in e or "request" in e or "response" in e):
         issues.append(Issue("error", "bdl-5", ep, _human("bdl-5"), family="invariant"))
-    if "resource" in e and "fullUrl" not in e and btype in _NEED_FULL_URL:
+    r = e.get("resource")
+    if (
+        isinstance(r, dict)
+        and "fullUrl" not in e
+        and (btype in _NEED_FULL_URL or (btype in ("searchset", "history") and "id" in r))
+    ):
         issues.append(
             Issue(
                 "error",

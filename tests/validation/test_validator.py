@@ -664,12 +664,22 @@ def test_a_value_set_url_is_not_a_code_system() -> None:
 
 def test_entries_of_non_transaction_bundles_need_a_full_url() -> None:
     patient = {"resourceType": "Patient", "id": "p1", "text": {"status": "generated", "div": DIV}}
-    for btype, needed in (("collection", True), ("searchset", True), ("transaction", False)):
-        entry: dict[str, Any] = {"resource": patient}
+    anonymous = {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "information", "code": "informational"}],
+        "text": {"status": "generated", "div": DIV},
+    }
+    for btype, resource, needed in (
+        ("collection", patient, True),
+        ("searchset", patient, True),
+        ("searchset", anonymous, False),  # an unidentified operation result
+        ("transaction", patient, False),
+    ):
+        entry: dict[str, Any] = {"resource": resource}
         if btype == "transaction":
             entry["request"] = {"method": "POST", "url": "Patient"}
         b = {"resourceType": "Bundle", "type": btype, "entry": [entry]}
-        assert (("bundle", "Bundle.entry[0]") in rules(validate(b))) == needed, btype
+        assert (("bundle", "Bundle.entry[0]") in rules(validate(b))) == needed, (btype, resource)
 
 
 def test_canonical_urls_of_conformance_resources_are_absolute() -> None:
