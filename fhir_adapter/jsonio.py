@@ -6,8 +6,6 @@ from typing import Any
 
 import orjson
 
-JSONDecodeError = orjson.JSONDecodeError  # a ValueError subclass
-
 
 def dumps(obj: Any) -> bytes:
     """``obj`` as compact UTF-8 JSON bytes."""
@@ -15,5 +13,5 @@ def dumps(obj: Any) -> bytes:
 
 
 def loads(data: bytes | str) -> Any:
-    """Parse UTF-8 JSON; raises ``JSONDecodeError`` (a ``ValueError``) on malformed input."""
+    """Parse UTF-8 JSON; raises ``orjson.JSONDecodeError`` (a ``ValueError``) on malformed input."""
     return orjson.loads(data)

@@ -1,8 +1,9 @@
-"""Shared fixtures: the seed case, its bundle, and a helper writing case files to a temp dir."""
+"""Shared fixtures: the seed case, its bundle, a helper writing case files to a temp dir, and
+JSON paths for the mutation tests."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,3 +40,32 @@ def write_case(tmp_path: Path) -> Callable[[str, str], Path]:
         return path
 
     return write
+
+
+class JsonPaths:
+    """Paths inside a JSON value (dict keys and list indexes) for mutation tests."""
+
+    @staticmethod
+    def walk(node: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+        """Every path below ``node``, depth first (the empty root path excluded)."""
+        if path:
+            yield path
+        if isinstance(node, dict):
+            for k, v in node.items():
+                yield from JsonPaths.walk(v, (*path, k))
+        elif isinstance(node, list):
+            for i, v in enumerate(node):
+                yield from JsonPaths.walk(v, (*path, i))
+
+    @staticmethod
+    def put(node: Any, path: tuple[Any, ...], value: Any) -> None:
+        """Replace the value at ``path`` in place."""
+        for step in path[:-1]:
+            node = node[step]
+        node[path[-1]] = value
+
+
+@pytest.fixture(scope="session")
+def json_paths() -> type[JsonPaths]:
+    """:class:`JsonPaths` (walk / put) for tests that mutate JSON."""
+    return JsonPaths

@@ -14,10 +14,9 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from fhir_adapter.validation.codes import ABSOLUTE_URI
 from fhir_adapter.validation.report import Issue
 from fhir_adapter.validation.tables import tables
-
-_ABSOLUTE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
 
 
 def check(resource: dict[str, Any], path: str, issues: list[Issue]) -> None:
@@ -36,7 +35,7 @@ def canonical_url(resource: dict[str, Any], path: str, issues: list[Issue]) -> N
     """A canonical resource's ``url`` must be absolute (fragments aside), as the official
     validator requires, contained resources included."""
     url = resource.get("url")
-    if isinstance(url, str) and url and not url.startswith("#") and not _ABSOLUTE.match(url):
+    if isinstance(url, str) and url and not url.startswith("#") and not ABSOLUTE_URI.match(url):
         issues.append(
             Issue(
                 "error",
@@ -57,7 +56,7 @@ def _valueset_systems(vs: dict[str, Any], path: str, issues: list[Issue]) -> Non
         items = compose.get(part)
         for i, inc in enumerate(items if isinstance(items, list) else []):
             system = inc.get("system") if isinstance(inc, dict) else None
-            if isinstance(system, str) and not _ABSOLUTE.match(system):
+            if isinstance(system, str) and not ABSOLUTE_URI.match(system):
                 issues.append(
                     Issue(
                         "error",

@@ -8,10 +8,11 @@ collected during the walk and checked per resource and per bundle afterwards.
 Speed without a second rule set: each property has a quick check built from the same tables
 that returns True only when the full checks would report nothing (a valid primitive, a datatype
 without constraints whose properties all pass); anything else takes the full path, which
-produces the issues. ``fast_accept = False`` turns the shortcuts off; tests compare both. The per-value
-checks live in ``primitives`` (primitive syntax), ``codes`` (Coding and Quantity), ``xhtml``
-(narratives), ``invariants`` (FHIRPath constraints) and ``references`` (references and bundle
-rules).
+produces the issues. ``fast_accept = False`` turns the shortcuts off; tests compare both.
+
+The per-value checks live in ``primitives`` (primitive syntax), ``codes`` (Coding and Quantity),
+``xhtml`` (narratives), ``invariants`` (FHIRPath constraints) and ``references`` (references and
+bundle rules).
 """
 
 from __future__ import annotations

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import random
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -55,19 +54,8 @@ def _answer(prepared: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _paths(node: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
-    if path:
-        yield path
-    if isinstance(node, dict):
-        for k, v in node.items():
-            yield from _paths(v, (*path, k))
-    elif isinstance(node, list):
-        for i, v in enumerate(node):
-            yield from _paths(v, (*path, i))
-
-
 @pytest.mark.parametrize("seed", [1, 2])
-def test_mutated_answers_give_a_result_or_a_delivery_error(seed: int) -> None:
+def test_mutated_answers_give_a_result_or_a_delivery_error(seed: int, json_paths: Any) -> None:
     rnd = random.Random(seed)
     prepared = d.prepare(convert("fixtures/t2dm-metformin.case.yaml"), "transaction", "put")
     good = _answer(prepared)
@@ -77,11 +65,8 @@ def test_mutated_answers_give_a_result_or_a_delivery_error(seed: int) -> None:
     for _ in range(400):
         body = copy.deepcopy(good)
         for _ in range(rnd.randint(1, 3)):
-            path = rnd.choice(list(_paths(body)))
-            parent = body
-            for step in path[:-1]:
-                parent = parent[step]
-            parent[path[-1]] = copy.deepcopy(rnd.choice(ODD))
+            path = rnd.choice(list(json_paths.walk(body)))
+            json_paths.put(body, path, copy.deepcopy(rnd.choice(ODD)))
         status = rnd.choice([200, 200, 400, 500])
         try:
             result = d.read_bundle_response("s", "POST s", status, body, prepared, "batch", "put")
@@ -97,7 +82,7 @@ def test_mutated_answers_give_a_result_or_a_delivery_error(seed: int) -> None:
     assert errors > 0
 
 
-def test_odd_capability_statements_never_crash_strategy_choice() -> None:
+def test_odd_capability_statements_never_crash_strategy_choice(json_paths: Any) -> None:
     from fhir_adapter.client import FhirClient
 
     from .test_client_unit import capability
@@ -109,11 +94,8 @@ def test_odd_capability_statements_never_crash_strategy_choice() -> None:
     for _ in range(300):
         cap = copy.deepcopy(good)
         for _ in range(rnd.randint(1, 2)):
-            path = rnd.choice([p for p in _paths(cap) if len(p) < 6])
-            parent = cap
-            for step in path[:-1]:
-                parent = parent[step]
-            parent[path[-1]] = copy.deepcopy(rnd.choice(ODD))
+            path = rnd.choice([p for p in json_paths.walk(cap) if len(p) < 6])
+            json_paths.put(cap, path, copy.deepcopy(rnd.choice(ODD)))
         client = FhirClient("https://ehr.example/fhir")
         client._capabilities = cap
         assert isinstance(client.supports("transaction"), bool)

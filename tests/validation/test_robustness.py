@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import json
 import random
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -48,27 +47,16 @@ ODD_VALUES: list[Any] = [
 STRAY_KEYS = ["valueString", "_status", "contained", "extension", "resourceType", "id", "fooBar"]
 
 
-def _paths(node: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
-    if path:
-        yield path
-    if isinstance(node, dict):
-        for k, v in node.items():
-            yield from _paths(v, (*path, k))
-    elif isinstance(node, list):
-        for i, v in enumerate(node):
-            yield from _paths(v, (*path, i))
-
-
-def _mutant(base: dict[str, Any], rnd: random.Random) -> dict[str, Any]:
+def _mutant(base: dict[str, Any], rnd: random.Random, json_paths: Any) -> dict[str, Any]:
     b = copy.deepcopy(base)
     for _ in range(rnd.randint(1, 3)):
-        path = rnd.choice(list(_paths(b)))
+        path = rnd.choice(list(json_paths.walk(b)))
         parent = b
         for step in path[:-1]:
             parent = parent[step]
         roll = rnd.random()
         if roll < 0.6:
-            parent[path[-1]] = copy.deepcopy(rnd.choice(ODD_VALUES))
+            json_paths.put(b, path, copy.deepcopy(rnd.choice(ODD_VALUES)))
         elif roll < 0.8 and isinstance(parent, dict):
             del parent[path[-1]]
         elif isinstance(parent, dict):
@@ -77,14 +65,14 @@ def _mutant(base: dict[str, Any], rnd: random.Random) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_mutated_bundles_always_get_a_report(seed: int) -> None:
+def test_mutated_bundles_always_get_a_report(seed: int, json_paths: Any) -> None:
     rnd = random.Random(seed)
     bases = [convert(None), convert("fixtures/t2dm-metformin.case.yaml")]
     validator = Validator()
     invalid = 0
     runs = 150
     for _ in range(runs):
-        mutant = _mutant(rnd.choice(bases), rnd)
+        mutant = _mutant(rnd.choice(bases), rnd, json_paths)
         report = validator.validate_resource(mutant)
         from_text = validator.validate_text(json.dumps(mutant))
         assert all(isinstance(i.path, str) and i.path for i in report.issues)
