@@ -151,7 +151,7 @@ class Walker:
                 names = tuple(n for n, _ in required)
 
                 def leaf(node: dict[str, Any]) -> bool:
-                    if type(node) is not dict or not node:
+                    if type(node) is not dict or not node or ("id" in node and len(node) == 1):
                         return False
                     for k, v in node.items():
                         ok = fast.get(k)
@@ -384,12 +384,14 @@ class Walker:
                     seen_choice[base] = key
                     if spec.fast is not None and spec.fast(value):
                         continue
-                self._element(key, value, spec, f"{path}.{key}", issues, scope, root)
+                self._element(key, value, spec, f"{path}.{key}", issues, scope, root, node)
                 continue
             if key == "resourceType" and plan.is_resource:
                 continue
             if key[0] == "_":
-                self._primitive_companion(key, value, tkey, choices, path, issues, scope, root)
+                self._primitive_companion(
+                    key, value, tkey, choices, path, issues, scope, root, node
+                )
                 continue
             row = els.get(key)
             if row is not None and row.get("choice"):
@@ -414,6 +416,8 @@ class Walker:
                         family="structure",
                     )
                 )
+        if "id" in node and len(node) == 1 and not plan.is_resource and tkey != "Element":
+            issues.append(_ele1(path))
         if plan.ext_contexts and ("extension" in node or "modifierExtension" in node):
             for key in ("extension", "modifierExtension"):
                 exts = node.get(key)
@@ -446,6 +450,7 @@ class Walker:
         issues: list[Issue],
         scope: ResourceScope,
         root: dict[str, Any],
+        parent: dict[str, Any],
     ) -> None:
         row = spec.row
         is_list = spec.max != 1
@@ -508,17 +513,8 @@ class Walker:
         for i, item in enumerate(items):
             p = f"{path}[{i}]" if is_list else path
             if item is None:
-                if self.do_json:
-                    issues.append(
-                        Issue(
-                            "error",
-                            "json",
-                            p,
-                            "null is not allowed in FHIR JSON",
-                            "remove the element",
-                            family="json",
-                        )
-                    )
+                if self.do_json and not (is_list and _present(parent.get(f"_{key}"), i, dict)):
+                    issues.append(_null(p, f"_{key}" if t in self.primitives and is_list else None))
                 continue
             if bb:
                 if not isinstance(item, dict):
@@ -617,6 +613,7 @@ class Walker:
         issues: list[Issue],
         scope: ResourceScope,
         root: dict[str, Any],
+        parent: dict[str, Any],
     ) -> None:
         name = key[1:]
         row = self.types[tkey]["el"].get(name)
@@ -635,10 +632,28 @@ class Walker:
                     )
                 )
             return
-        items = value if isinstance(value, list) else [value]
+        is_list = isinstance(value, list)
+        if is_list != (row is not None and row["max"] != 1):
+            if self.do_structure:
+                issues.append(
+                    Issue(
+                        "error",
+                        "structure",
+                        p,
+                        f"{key} must be {'an array' if not is_list else 'a single object'}, as {name} is",
+                        "align the _element companion with its primitive element",
+                        family="structure",
+                    )
+                )
+            return
+        items = value if is_list else [value]
+        primitive = parent.get(name)
         for i, item in enumerate(items):
-            ip = f"{p}[{i}]" if isinstance(value, list) else p
-            if item is None and isinstance(value, list):
+            ip = f"{p}[{i}]" if is_list else p
+            has_value = _present(primitive, i) if is_list else primitive is not None
+            if item is None and is_list:
+                if self.do_json and not has_value:
+                    issues.append(_null(ip, name))
                 continue
             if not isinstance(item, dict):
                 issues.append(
@@ -652,6 +667,8 @@ class Walker:
                 )
                 continue
             self.obj(item, "Element", ip, issues, scope, root)
+            if not has_value and "id" in item and len(item) == 1:
+                issues.append(_ele1(ip))
             exts = item.get("extension")
             if "extensions" in self.layers and isinstance(exts, list):
                 # the element is the primitive itself: its type, and <parent type>.<name>
@@ -827,6 +844,45 @@ class Walker:
             )
 
     # ------------------------------------------------------------------ references
+
+
+def _present(values: Any, i: int, kind: type | None = None) -> bool:
+    """Whether the JSON array ``values`` holds a non-null item (of ``kind``) at index ``i``."""
+    if not isinstance(values, list) or i >= len(values) or values[i] is None:
+        return False
+    return kind is None or isinstance(values[i], kind)
+
+
+def _null(path: str, beside: str | None) -> Issue:
+    """A null with nothing at the same index of its primitive/companion array (json.html)."""
+    if beside is None:
+        return Issue(
+            "error",
+            "json",
+            path,
+            "null is not allowed in FHIR JSON",
+            "remove the element",
+            family="json",
+        )
+    return Issue(
+        "error",
+        "json",
+        path,
+        f"null here needs a value at the same index of {beside!r} (json.html: null only fills the gaps between a primitive array and its _element array)",
+        f"remove the null, or give {beside} an item at this index",
+        family="json",
+    )
+
+
+def _ele1(path: str) -> Issue:
+    return Issue(
+        "error",
+        "ele-1",
+        path,
+        "All FHIR elements must have a @value or children (an id alone is not enough)",
+        "add a value or an extension, or remove the element",
+        family="invariant",
+    )
 
 
 def _attachment(item: dict[str, Any], p: str, issues: list[Issue]) -> None:
