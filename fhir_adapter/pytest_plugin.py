@@ -1,7 +1,7 @@
 """pytest plugin: assert FHIR validity in your tests, or collect FHIR files as test items.
 
-- ``assert_valid_fhir(obj, warnings_as_errors=False)``: raises AssertionError with a readable
-  report (issues grouped by bundle entry, with path, rule, message and fix).
+- ``assert_valid_fhir(obj, warnings_as_errors=False)``: raises AssertionError with a short
+  readable list (resource, path, line, rule, message, fix), reported at the caller's line.
 - ``fhir_validator`` fixture: a session-wide :class:`~fhir_adapter.validation.Validator`.
 - ``pytest --fhir-files DIR``: every ``*.json`` / ``*.ndjson`` file under DIR becomes test
   items (one per NDJSON line) that fail with the validator's report.
@@ -22,18 +22,20 @@ import pytest
 
 
 def _report_text(report: Any, warnings_as_errors: bool) -> str:
-    from fhir_adapter.validation.cli import _grouped_text
+    from fhir_adapter.validation.report import short_list
 
     shown = [i for i in report.issues if i.severity in ("fatal", "error") or warnings_as_errors]
-    head = (
-        f"FHIR validation failed: {len(report.errors)} error(s), {len(report.warnings)} warning(s)"
-    )
-    sub = type(report)(shown, report.source)
-    return head + "\n" + _grouped_text(sub)
+    source = f" in {report.source}" if report.source else ""
+    head = f"FHIR validation failed{source}: {len(report.errors)} error(s), {len(report.warnings)} warning(s)"
+    return head + "\n" + short_list(shown)
 
 
 def assert_valid_fhir(obj: Any, *, warnings_as_errors: bool = False, validator: Any = None) -> None:
-    """Assert that a resource/bundle/JSON text/path is valid FHIR R4 (no errors; optionally no warnings)."""
+    """Assert that a resource/bundle/JSON text/path is valid FHIR R4 (no errors; optionally no warnings).
+
+    A failure is reported at the caller's line, with a short list of the issues.
+    """
+    __tracebackhide__ = True  # pytest shows the user's assert_valid_fhir(...) line, not ours
     if validator is None:
         validator = _shared_validator()
     report = validator.validate(obj)
@@ -115,7 +117,7 @@ class FhirFile(pytest.File):
             with self.path.open(encoding="utf-8") as fh:
                 for n, line in enumerate(fh, 1):
                     if line.strip():
-                        yield FhirItem.from_parent(self, name=f"line{n}", text=line)
+                        yield FhirItem.from_parent(self, name=f"line{n}", text=line, line=n)
         else:
             yield FhirItem.from_parent(self, name=self.path.name, text=None)
 
@@ -123,14 +125,19 @@ class FhirFile(pytest.File):
 class FhirItem(pytest.Item):
     """One FHIR resource to validate."""
 
-    def __init__(self, *, text: str | None, **kwargs: Any) -> None:
+    def __init__(self, *, text: str | None, line: int | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.text = text
+        self.line = line
 
     def runtest(self) -> None:
         validator = _shared_validator()
         source = self.text if self.text is not None else self.path.read_text(encoding="utf-8")
         report = validator.validate_text(source, source=str(self.path))
+        if self.line is not None:  # an NDJSON line: positions on the file's line
+            from dataclasses import replace
+
+            report.issues = [replace(i, line=self.line) for i in report.issues]
         if not report.ok:
             raise FhirInvalid(_report_text(report, False))
 
@@ -140,7 +147,7 @@ class FhirItem(pytest.Item):
         return str(super().repr_failure(excinfo))
 
     def reportinfo(self) -> tuple[Path, int, str]:
-        return self.path, 0, f"fhir: {self.name}"
+        return self.path, (self.line or 1) - 1, f"fhir: {self.name}"
 
 
 class FhirInvalid(Exception):

@@ -12,8 +12,10 @@ R4 definitions (see ``fhir_adapter/validation/generate.py``).
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from collections.abc import Iterable, Iterator
+import re
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +24,7 @@ from fhir_adapter.validation.engine import LAYERS, Walker
 from fhir_adapter.validation.jsontext import DuplicateKeyError, line_map, loads_strict
 from fhir_adapter.validation.report import Issue, Report
 
-__all__ = ["LAYERS", "Issue", "Report", "Validator", "validate"]
+__all__ = ["LAYERS", "Issue", "Report", "Validator", "resource_label", "validate"]
 
 
 def _layers(only: Iterable[str] | None, skip: Iterable[str] | None) -> frozenset[str]:
@@ -72,6 +74,8 @@ class Validator:
             or "Resource"
         )
         self._walker.resource(resource, root if isinstance(root, str) else "Resource", issues)
+        if issues:
+            issues = _with_resources(issues, resource)
         return Report(issues, source)
 
     def validate_text(self, text: str, *, source: str | None = None) -> Report:
@@ -101,15 +105,25 @@ class Validator:
         if report.issues:
             rt = data.get("resourceType") if isinstance(data, dict) else None
             lines = line_map(text, rt if isinstance(rt, str) and rt else "Resource")
-            report.issues = [_with_line(i, lines) for i in report.issues]
+            report.issues = [_with_position(i, lines) for i in report.issues]
         return report
 
-    def validate_file(self, path: Path) -> Report:
-        """Validate a ``.json`` file, or every line of an ``.ndjson`` file (one combined Report)."""
+    def validate_file(
+        self, path: Path, *, progress: Callable[[int, int], None] | None = None
+    ) -> Report:
+        """Validate a ``.json`` file, or every line of an ``.ndjson`` file (one combined Report).
+
+        For NDJSON, issues carry the file's line number, and ``report.ndjson_lines`` lists the
+        lines validated; ``progress(characters_read, resources_done)`` is called after each line.
+        """
         if path.suffix == ".ndjson":
-            report = Report(source=str(path))
-            for line_no, rep in self.iter_ndjson(path):
-                report.issues.extend(_with_line(i, {}, line_no) for i in rep.issues)
+            lines: list[int] = []
+            report = Report(source=str(path), ndjson_lines=lines)
+            for line_no, rep, size in self._ndjson(path):
+                lines.append(line_no)
+                report.issues.extend(dataclasses.replace(i, line=line_no) for i in rep.issues)
+                if progress is not None:
+                    progress(size, len(lines))
             return report
         try:
             text = path.read_text(encoding="utf-8")
@@ -119,29 +133,83 @@ class Validator:
 
     def iter_ndjson(self, path: Path) -> Iterator[tuple[int, Report]]:
         """Validate an NDJSON file line by line (bounded memory): (line number, Report) pairs."""
+        for n, rep, _ in self._ndjson(path):
+            yield n, rep
+
+    def _ndjson(self, path: Path) -> Iterator[tuple[int, Report, int]]:
+        """(line number, Report, characters read including blank lines) per non-empty line."""
         try:
             fh = path.open(encoding="utf-8")
         except OSError as err:
             raise InputError(f"cannot read: {err}", file=str(path), fix="check the path") from None
         with fh:
+            size = 0
             for n, line in enumerate(fh, 1):
+                size += len(line)
                 if line.strip():
-                    rep = self.validate_text(line, source=f"{path}:{n}")
-                    yield n, rep
+                    yield n, self.validate_text(line, source=f"{path}:{n}"), size
+                    size = 0
 
 
-def _with_line(issue: Issue, lines: dict[str, int], line: int | None = None) -> Issue:
-    if line is None:
-        p = issue.path
-        while p and p not in lines:
-            cut = max(p.rfind("."), p.rfind("["))
-            p = p[:cut] if cut > 0 else ""
-        line = lines.get(p)
-    if line is None or (issue.line is not None and lines):
+def _with_position(issue: Issue, positions: dict[str, tuple[int, int]]) -> Issue:
+    """The issue with the line and column of its path (or of its nearest mapped ancestor)."""
+    if issue.line is not None:
         return issue
-    return Issue(
-        issue.severity, issue.rule, issue.path, issue.message, issue.fix, line, issue.family
-    )
+    p = issue.path
+    while p and p not in positions:
+        cut = max(p.rfind("."), p.rfind("["))
+        p = p[:cut] if cut > 0 else ""
+    at = positions.get(p)
+    if at is None:
+        return issue
+    return dataclasses.replace(issue, line=at[0], column=at[1])
+
+
+_ENTRY = re.compile(r"^[A-Za-z]+((?:\.entry\[\d+\]\.resource)*)(?:\.entry\[(\d+)\])?")
+_STEP = re.compile(r"\.entry\[(\d+)\]\.resource")
+
+
+def resource_label(resource: Any, path: str) -> str | None:
+    """The resource an issue path concerns: ``Type/id``, else its entry's ``fullUrl``.
+
+    Follows ``entry[i].resource`` steps into (nested) bundles; ``None`` for a resource with
+    neither id nor fullUrl.
+    """
+    m = _ENTRY.match(path)
+    if m is None:
+        return None
+    obj, entry = resource, None
+    steps = [int(x) for x in _STEP.findall(m.group(1))]
+    if m.group(2) is not None:
+        steps.append(int(m.group(2)))
+    for k in steps:
+        entries = obj.get("entry") if isinstance(obj, dict) else None
+        if not isinstance(entries, list) or not 0 <= k < len(entries):
+            break
+        entry = entries[k] if isinstance(entries[k], dict) else None
+        obj = entry.get("resource") if entry is not None else None
+    if not isinstance(obj, dict):
+        obj = None
+    rt = obj.get("resourceType") if obj is not None else None
+    rid = obj.get("id") if obj is not None else None
+    if isinstance(rt, str) and isinstance(rid, str) and rid:
+        return f"{rt}/{rid}"
+    full = entry.get("fullUrl") if entry is not None else None
+    return full if isinstance(full, str) and full else None
+
+
+def _with_resources(issues: list[Issue], resource: Any) -> list[Issue]:
+    """Name the resource of every issue (one lookup per distinct entry prefix)."""
+    cache: dict[str, str | None] = {}
+    out = []
+    for i in issues:
+        m = _ENTRY.match(i.path)
+        key = m.group(0) if m else ""
+        if key not in cache:
+            cache[key] = resource_label(resource, i.path)
+        label = cache[key]
+        out.append(dataclasses.replace(i, resource=label) if label and not i.resource else i)
+    return out
 
 
 _DEFAULT: Validator | None = None

@@ -23,9 +23,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--format",
-        choices=("text", "json", "outcome"),
+        choices=("text", "json", "outcome", "junit", "github"),
         default="text",
-        help="output format (default text)",
+        help="text (default); json: one array, an object per file; outcome: one Bundle of "
+        "OperationOutcomes; junit: JUnit XML, a test case per file or NDJSON line; github: "
+        "GitHub Actions annotations",
+    )
+    parser.add_argument(
+        "-o", "--output", metavar="FILE", help="write the results here (default: stdout)"
     )
     parser.add_argument("--warnings-as-errors", action="store_true", help="exit 1 on warnings too")
     parser.add_argument("--only", help=f"comma-separated layers to run ({LAYER_NAMES})")
@@ -36,44 +41,16 @@ def _split(v: str | None) -> list[str] | None:
     return [x.strip() for x in v.split(",") if x.strip()] if v else None
 
 
-def _grouped_text(report: Any) -> str:
-    """Issues grouped by bundle entry, so a person can fix one resource at a time."""
-    import re
-
-    groups: dict[str, list[Any]] = {}
-    for i in report.issues:
-        m = re.match(r"^(Bundle\.entry\[\d+\])", i.path)
-        groups.setdefault(m.group(1) if m else "", []).append(i)
-    lines = []
-    for head, issues in groups.items():
-        if head:
-            lines.append(f"{head}:")
-        for i in issues:
-            where = f" (line {i.line})" if i.line else ""
-            fix = f"\n      fix: {i.fix}" if i.fix else ""
-            lines.append(f"  {i.severity.upper():7} [{i.rule}] {i.path}{where}: {i.message}{fix}")
-    return "\n".join(lines)
-
-
-def run(args: argparse.Namespace) -> int:
-    """Validate each input; print the reports; return the exit code."""
-    import json
+def _inputs(names: list[str]) -> list[Any]:
+    """Every input as a Path, or ``"-"`` for stdin; directories expanded; missing files refused."""
     from pathlib import Path
 
     from fhir_adapter.errors import InputError
-    from fhir_adapter.validation import Validator
 
-    validator = Validator(only=_split(args.only), skip=_split(args.skip))
-    reports = []
-    for name in args.files:
+    out: list[Any] = []
+    for name in names:
         if name == "-":
-            text = sys.stdin.read()
-            if text.lstrip().startswith("{") and "\n{" not in text.strip():
-                reports.append(validator.validate_text(text, source="<stdin>"))
-            else:
-                for n, line in enumerate(text.splitlines(), 1):
-                    if line.strip():
-                        reports.append(validator.validate_text(line, source=f"<stdin>:{n}"))
+            out.append(name)
             continue
         path = Path(name)
         if path.is_dir():
@@ -86,35 +63,73 @@ def run(args: argparse.Namespace) -> int:
                     file=name,
                     fix="give a directory holding FHIR JSON, or the files themselves",
                 )
-            reports.extend(validator.validate_file(p) for p in found)
-            continue
-        if not path.is_file():
+            out.extend(found)
+        elif not path.is_file():
             raise InputError("file not found", file=name, fix="check the path")
-        reports.append(validator.validate_file(path))
-    failed = any(not r.ok or (args.warnings_as_errors and r.warnings) for r in reports)
-    if args.format == "outcome":
-        for r in reports:
-            print(json.dumps(r.to_operation_outcome(), indent=2))
-    elif args.format == "json":
-        out = [
-            {
-                "source": r.source,
-                "valid": r.ok,
-                "issues": [
-                    {
-                        k: getattr(i, k)
-                        for k in ("severity", "rule", "path", "line", "message", "fix")
-                    }
-                    for i in r.issues
-                ],
-            }
-            for r in reports
-        ]
-        print(json.dumps(out, indent=2))
+        else:
+            out.append(path)
+    return out
+
+
+def _stdin(validator: Any) -> Any:
+    """stdin as one JSON document, or as NDJSON (one Report, issues on stdin's line numbers)."""
+    import dataclasses
+
+    from fhir_adapter.validation import Report
+
+    text = sys.stdin.read()
+    if text.lstrip().startswith("{") and "\n{" not in text.strip():
+        return validator.validate_text(text, source="<stdin>")
+    lines: list[int] = []
+    report = Report(source="<stdin>", ndjson_lines=lines)
+    for n, line in enumerate(text.splitlines(), 1):
+        if line.strip():
+            lines.append(n)
+            rep = validator.validate_text(line, source=f"<stdin>:{n}")
+            report.issues.extend(dataclasses.replace(i, line=n) for i in rep.issues)
+    return report
+
+
+def run(args: argparse.Namespace) -> int:
+    """Validate each input; write the results in the chosen format; return the exit code."""
+    from pathlib import Path
+
+    from fhir_adapter.progress import Progress
+    from fhir_adapter.validation import Validator
+    from fhir_adapter.validation.formats import RENDERERS, FileResult
+
+    validator = Validator(only=_split(args.only), skip=_split(args.skip))
+    inputs = _inputs(args.files)
+    sizes = [p.stat().st_size if isinstance(p, Path) else 0 for p in inputs]
+    results: list[FileResult] = []
+    done = {"resources": 0, "invalid": 0}  # shown beside the bar, with resources/s
+    with Progress(sum(sizes) or None, desc="validate", scale_bytes=True) as bar:
+
+        def step(chars: int, _resources: int) -> None:
+            done["resources"] += 1
+            bar.advance(chars, done)
+
+        for path, size in zip(inputs, sizes, strict=True):
+            if path == "-":
+                report = _stdin(validator)
+            elif path.suffix == ".ndjson":
+                report = validator.validate_file(path, progress=step)
+            else:
+                report = validator.validate_file(path)
+                done["resources"] += 1
+            name = "<stdin>" if path == "-" else str(path)
+            result = FileResult(name, report, args.warnings_as_errors)
+            results.append(result)
+            done["invalid"] += result.failed
+            if path == "-" or path.suffix != ".ndjson":
+                bar.advance(size, done)
+    text = RENDERERS[args.format](results)
+    if args.output:
+        from fhir_adapter.convert_cli import write_atomic
+
+        write_atomic(Path(args.output), text + "\n")
+        bad = sum(r.failed for r in results)
+        print(f"wrote {args.output}: {len(results)} file(s), {bad} invalid", file=sys.stderr)
     else:
-        for r in reports:
-            status = "INVALID" if not r.ok else "valid"
-            print(f"{r.source}: {status} ({len(r.errors)} errors, {len(r.warnings)} warnings)")
-            if r.issues:
-                print(_grouped_text(r))
-    return 1 if failed else 0
+        sys.stdout.write(text + "\n")
+    return 1 if any(r.failed for r in results) else 0

@@ -1,4 +1,4 @@
-"""JSON text input: strict parsing (duplicate keys) and mapping issue paths to line numbers."""
+"""JSON text input: strict parsing (duplicate keys) and mapping issue paths to line and column."""
 
 from __future__ import annotations
 
@@ -28,14 +28,16 @@ def loads_strict(text: str | bytes) -> Any:
     return json.loads(text, object_pairs_hook=_pairs)
 
 
-def line_map(text: str, root: str) -> dict[str, int]:
-    """Map FHIRPath-style paths (``Bundle.entry[0].resource.id``) to 1-based line numbers.
+def line_map(text: str, root: str) -> dict[str, tuple[int, int]]:
+    """Map FHIRPath-style paths (``Bundle.entry[0].resource.id``) to 1-based (line, column).
 
-    A small scanner over the JSON text: the standard library parser does not report positions.
-    Resource-typed objects restart the path at their ``resourceType`` only at the root.
+    The position is that of the key (for object members) or of the value (for array items and
+    the root). Columns count characters, as editors do. A small scanner over the JSON text: the
+    standard library parser does not report positions. Resource-typed objects restart the path
+    at their ``resourceType`` only at the root.
     """
-    lines: dict[str, int] = {}
-    i, n, line = 0, len(text), 1
+    pos: dict[str, tuple[int, int]] = {}
+    i, n, line, line_start = 0, len(text), 1, 0
     stack: list[list[Any]] = []  # [kind, path, index or pending key]
     path = root
     expect_key = False
@@ -51,6 +53,7 @@ def line_map(text: str, root: str) -> dict[str, int]:
         if ch == "\n":
             line += 1
             i += 1
+            line_start = i
         elif ch in " \t\r,:":
             if ch == "," and stack and stack[-1][0] == "a":
                 stack[-1][2] += 1
@@ -61,17 +64,14 @@ def line_map(text: str, root: str) -> dict[str, int]:
             j = i + 1
             while j < n and text[j] != '"':
                 j += 2 if text[j] == "\\" else 1
-            s = text[i + 1 : j]
             if stack and stack[-1][0] == "o" and expect_key:
-                stack[-1][2] = s
+                stack[-1][2] = text[i + 1 : j]
                 expect_key = False
-                lines.setdefault(value_path(), line)
-            else:
-                lines.setdefault(value_path(), line)
+            pos.setdefault(value_path(), (line, i - line_start + 1))
             i = j + 1
         elif ch in "{[":
             path = value_path()
-            lines.setdefault(path, line)
+            pos.setdefault(path, (line, i - line_start + 1))
             stack.append(["o" if ch == "{" else "a", path, None if ch == "{" else 0])
             expect_key = ch == "{"
             i += 1
@@ -83,6 +83,6 @@ def line_map(text: str, root: str) -> dict[str, int]:
             j = i
             while j < n and text[j] not in ",}]\n \t\r":
                 j += 1
-            lines.setdefault(value_path(), line)
+            pos.setdefault(value_path(), (line, i - line_start + 1))
             i = j
-    return lines
+    return pos

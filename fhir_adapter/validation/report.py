@@ -30,8 +30,10 @@ class Issue:
 
     ``rule`` is a stable id: an invariant key such as ``obs-6`` or a check family such as
     ``cardinality``, ``binding``, ``json``. ``path`` is a FHIRPath-style location such as
-    ``Bundle.entry[3].resource.code.coding[0].system``; ``line`` is the 1-based JSON line when
-    the input was text.
+    ``Bundle.entry[3].resource.code.coding[0].system``; ``line`` and ``column`` are the 1-based
+    JSON position when the input was text (``line`` is the file's line for NDJSON input).
+    ``resource`` names the resource concerned: ``Observation/abc``, or the bundle entry's
+    ``fullUrl`` when the resource has no id.
     """
 
     severity: Severity
@@ -41,21 +43,37 @@ class Issue:
     fix: str | None = None
     line: int | None = None
     family: str = "structure"
+    column: int | None = None
+    resource: str | None = None
+
+    @property
+    def position(self) -> str:
+        """``line 12, col 5`` (or ``line 12``), empty when the input had no text position."""
+        if self.line is None:
+            return ""
+        return f"line {self.line}" + (f", col {self.column}" if self.column else "")
 
     def __str__(self) -> str:
-        where = self.path if self.line is None else f"{self.path} (line {self.line})"
+        where = f"{self.path} ({self.position})" if self.position else self.path
+        if self.resource:
+            where = f"{self.resource} {where}"
         text = f"{self.severity.upper()} [{self.rule}] {where}: {self.message}"
         if self.fix:
             text += f" -- fix: {self.fix}"
         return text
 
 
-@dataclass
+@dataclass(repr=False)
 class Report:
     """All issues found in one validation pass, in input order."""
 
     issues: list[Issue] = field(default_factory=list)
     source: str | None = None
+    #: for an NDJSON file: the line numbers of the resources validated (one per non-empty line)
+    ndjson_lines: list[int] | None = None
+
+    #: how many issues ``str(report)`` lists before summarising the rest
+    STR_LIMIT = 20
 
     @property
     def errors(self) -> list[Issue]:
@@ -81,6 +99,32 @@ class Report:
     def __len__(self) -> int:
         return len(self.issues)
 
+    def __str__(self) -> str:
+        """A short readable list (resource, path, position, rule, message, fix), errors first."""
+        head = f"{self.source}: " if self.source else ""
+        counts = f"{len(self.errors)} error(s), {len(self.warnings)} warning(s)"
+        if not self.issues:
+            return f"{head}valid FHIR (0 errors, 0 warnings)"
+        state = "invalid FHIR" if not self.ok else "valid FHIR with findings"
+        return f"{head}{state}: {counts}\n" + short_list(self.issues, self.STR_LIMIT)
+
+    def __repr__(self) -> str:
+        """One line under 240 characters (what pytest shows for ``assert report.ok, report``):
+        the counts and the most severe issue."""
+        if not self.issues:
+            return f"<Report {self!s}>"
+        first = min(self.issues, key=lambda i: _SEVERITY_RANK[i.severity])
+        where = " ".join(p for p in (first.resource, first.path) if p)
+        if first.position:
+            where += f" ({first.position})"
+        state = "invalid FHIR" if not self.ok else "valid FHIR with findings"
+        more = f"; +{len(self.issues) - 1} more" if len(self.issues) > 1 else ""
+        text = f"{state}: {len(self.errors)} error(s), {len(self.warnings)} warning(s)"
+        text += f"; {first.severity.upper()} {where}: [{first.rule}] {first.message}"
+        if len(text) + len(more) > 225:
+            text = text[: 224 - len(more)] + "…"
+        return f"<Report {text}{more}>"
+
     def to_text(self) -> str:
         """A human-readable listing, one issue per line."""
         head = self.source + ": " if self.source else ""
@@ -100,6 +144,9 @@ class Report:
                 "details": {"text": f"[{i.rule}] {i.message}"},
                 "expression": [i.path],
             }
+            if i.line is not None:
+                # the official HL7 validator's form for text positions
+                entry["location"] = [i.path, f"Line[{i.line}] Col[{i.column or 0}]"]
             if i.fix:
                 entry["diagnostics"] = f"fix: {i.fix}"
             issues.append(entry)
@@ -108,3 +155,20 @@ class Report:
                 {"severity": "information", "code": "informational", "details": {"text": "valid"}}
             )
         return {"resourceType": "OperationOutcome", "issue": issues}
+
+
+def short_list(issues: list[Issue], limit: int = 20) -> str:
+    """Issues, most severe first, three short lines each: where, what, fix."""
+    ranked = sorted(issues, key=lambda i: _SEVERITY_RANK[i.severity])
+    lines = []
+    for i in ranked[:limit]:
+        where = " ".join(p for p in (i.resource, i.path) if p)
+        if i.position:
+            where += f" ({i.position})"
+        lines.append(f"  {i.severity.upper():7} {where}")
+        lines.append(f"          [{i.rule}] {i.message}")
+        if i.fix:
+            lines.append(f"          fix: {i.fix}")
+    if len(ranked) > limit:
+        lines.append(f"  ... and {len(ranked) - limit} more (report.to_text() lists all)")
+    return "\n".join(lines)

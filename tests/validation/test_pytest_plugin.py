@@ -43,7 +43,9 @@ def test_fixture_and_fhir_files(pytester: pytest.Pytester) -> None:
     result.assert_outcomes(passed=1)
     result = pytester.runpytest("--fhir-files", str(data))
     result.assert_outcomes(passed=3, failed=2)  # test_x.py, good.json, mixed.ndjson line 1
-    result.stdout.fnmatch_lines(["*Patient.gender*not in the required value set*"])
+    result.stdout.fnmatch_lines(
+        ["*ERROR*Patient.gender (line 2, col *", "*not in the required value set*"]
+    )
 
 
 @pytest.mark.server
