@@ -680,11 +680,7 @@ def _check_semantics(
 
     for path, key, table in _concepts(case):
         if not term.has(table, key):
-            err(
-                path,
-                f"{key!r} is not in mappings/{table}.yaml",
-                f"use a key of that table or add {key!r} to it",
-            )
+            err(path, *term.missing(table, key))
 
     for i, c in enumerate(case.conditions):
         for name in ("diagnosed", "onset"):

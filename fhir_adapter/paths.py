@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 _PACKAGE = Path(__file__).resolve().parent
+#: The installed ``fhir_adapter`` package folder.
+PACKAGE_DIR = _PACKAGE
 
 
 def _data_dir(name: str) -> Path:
@@ -16,7 +17,7 @@ def _data_dir(name: str) -> Path:
     return _PACKAGE / "_data" / name
 
 
-#: Terminology tables; the ``FHIR_ADAPTER_MAPPINGS`` environment variable points elsewhere.
-MAPPINGS_DIR = Path(os.environ.get("FHIR_ADAPTER_MAPPINGS") or _data_dir("mappings"))
+#: The shipped terminology tables (add-on directories extend them: ``fhir_adapter.terminology``).
+MAPPINGS_DIR = _data_dir("mappings")
 FIXTURES_DIR = _data_dir("fixtures")
 SEED_CASE = FIXTURES_DIR / "sle-calcinosis-cutis-universalis.case.yaml"

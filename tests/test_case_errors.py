@@ -80,14 +80,14 @@ def test_good_tiny_case_loads(write_case: Callable[..., Path]) -> None:
             "unit: mg/day}",
             14,
             "medications[0].daily_dose.unit",
-            "not in mappings/units.yaml",
+            "not in table 'units'",
         ),
         (
             "concept: prednisolone",
             "concept: prednisone_x",
             12,
             "medications[0].concept",
-            "not in mappings/medications.yaml",
+            "not in table 'medications'",
         ),
         (
             "reasons: [sle]",

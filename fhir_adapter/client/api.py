@@ -24,23 +24,11 @@ from fhir_adapter.client.delivery import (
 from fhir_adapter.client.errors import ConfigError, DeliveryError
 from fhir_adapter.client.result import PostResult
 from fhir_adapter.client.session import DEFAULT_SERVER, FhirClient
+from fhir_adapter.config import read_config
 
 
 def _config() -> dict[str, Any]:
-    path = Path(os.environ.get("FHIR_ADAPTER_CONFIG") or "fhir-adapter.yaml")
-    if not path.is_file():
-        return {}
-    import yaml
-
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as err:
-        raise ConfigError(f"malformed YAML: {err}", file=str(path)) from None
-    if not isinstance(data, dict):
-        raise ConfigError(
-            "config must be a mapping", file=str(path), fix="e.g. server: https://..."
-        )
-    return data
+    return read_config(ConfigError)
 
 
 def resolve_server(server: str | None = None) -> str:
