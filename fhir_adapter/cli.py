@@ -20,7 +20,10 @@ COMMANDS = {
     "convert": "fhir_adapter.convert_cli",
     "validate": "fhir_adapter.validation.cli",
     "post": "fhir_adapter.client.cli",
+    "concepts": "fhir_adapter.concepts.cli",
 }
+#: Sub-commands that read case files: they take ``--mappings DIR`` (add-on terminology tables).
+READS_CASES = ("convert", "post")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,6 +40,14 @@ def build_parser() -> argparse.ArgumentParser:
         doc = (module.__doc__ or "").strip().splitlines()
         sp = sub.add_parser(name, help=doc[0] if doc else None, description=module.__doc__)
         module.add_arguments(sp)
+        if name in READS_CASES:
+            sp.add_argument(
+                "--mappings",
+                action="append",
+                default=[],
+                metavar="DIR",
+                help="add-on mappings directory extending the shipped tables (repeatable)",
+            )
         sp.set_defaults(_module=module_name)
     return parser
 
@@ -50,6 +61,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     module = import_module(args._module)
     try:
+        if getattr(args, "mappings", None):
+            from fhir_adapter.terminology import use_mappings
+
+            use_mappings(args.mappings)
         code: int = module.run(args)
     except FhirAdapterError as err:
         print(f"fhir-adapter {args.command}: error: {err}", file=sys.stderr)

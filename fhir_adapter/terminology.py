@@ -86,9 +86,14 @@ class Terminology:
         self, directory: Path = MAPPINGS_DIR, addons: Sequence[AddOn | Path | str] = ()
     ) -> None:
         self.directory = Path(directory)
-        self.addons = tuple(
-            a if isinstance(a, AddOn) else AddOn(Path(a), "argument") for a in addons
-        )
+        seen = {self.directory.resolve()}
+        unique = []
+        for a in addons:
+            addon = a if isinstance(a, AddOn) else AddOn(Path(a), "argument")
+            if addon.path.resolve() not in seen:  # the same directory twice is read once
+                seen.add(addon.path.resolve())
+                unique.append(addon)
+        self.addons = tuple(unique)
         for a in self.addons:
             if not a.path.is_dir():
                 raise MappingError(

@@ -412,7 +412,7 @@ class Walker:
                         "structure",
                         f"{path}.{key}",
                         f"unknown element {key!r} in {tkey}",
-                        "remove it or check the spelling",
+                        _did_you_mean(key, els, choices) or "remove it or check the spelling",
                         family="structure",
                     )
                 )
@@ -950,3 +950,11 @@ def _period(item: dict[str, Any], p: str, issues: list[Issue]) -> None:
                 family="invariant",
             )
         )
+
+
+def _did_you_mean(key: str, els: dict[str, Any], choices: dict[str, Any]) -> str | None:
+    """``did you mean 'clinicalStatus'?`` for a misspelt element name (difflib), or None."""
+    from fhir_adapter.suggest import close_matches, did_you_mean
+
+    names = [n for n, row in els.items() if not row.get("choice")] + list(choices)
+    return did_you_mean(close_matches(key, names, n=2, cutoff=0.8))
