@@ -161,7 +161,9 @@ class Terminology:
 
     def files_read(self, table: str) -> list[str]:
         """The files table ``table`` was read from."""
-        return [str(d / f"{table}.yaml") for d in self.directories if (d / f"{table}.yaml").is_file()]
+        return [
+            str(d / f"{table}.yaml") for d in self.directories if (d / f"{table}.yaml").is_file()
+        ]
 
     def missing(self, table: str, key: str) -> tuple[str, str]:
         """(message, fix) for a concept key that ``table`` lacks: the files read, close keys, and
@@ -230,7 +232,8 @@ def _load_table(path: Path, name: str, *, addon: bool) -> list[tuple[str, Concep
             file=str(path),
             line=mark.line + 1 if mark else None,
         ) from None
-    concepts = raw.get("concepts") if isinstance(raw, dict) else None
+    concepts = raw.get("concepts", False) if isinstance(raw, dict) else False
+    concepts = {} if concepts is None else concepts  # "concepts:" with nothing under it yet
     if not isinstance(concepts, dict):
         raise MappingError("no 'concepts' mapping", file=str(path), fix="see mappings/README.md")
     out = []
@@ -265,7 +268,12 @@ def _load_table(path: Path, name: str, *, addon: bool) -> list[tuple[str, Concep
                 ) from None
         note = body.get("note")
         concept = Concept(
-            name, str(key), body["text"], tuple(codings), str(path), None if note is None else str(note)
+            name,
+            str(key),
+            body["text"],
+            tuple(codings),
+            str(path),
+            None if note is None else str(note),
         )
         out.append((str(key), concept, bool(override)))
     return out

@@ -222,12 +222,18 @@ def add_concept(
     old = path.read_text(encoding="utf-8") if path.is_file() else ""
     if not old.strip():
         old = f"table: {table}\ndescription: Add-on concepts (written by fhir-adapter concepts add).\nconcepts:\n"
-    new = old + ("" if old.endswith("\n") else "\n") + concept_block(key, text, codings, note, override)
+    new = (
+        old
+        + ("" if old.endswith("\n") else "\n")
+        + concept_block(key, text, codings, note, override)
+    )
     tmp = directory / f".{table}.yaml.check"
     directory.mkdir(parents=True, exist_ok=True)
     tmp.write_text(new, encoding="utf-8")
     try:
-        before = {k for k, _, _ in _load_table(path, table, addon=True)} if path.is_file() else set()
+        before = (
+            {k for k, _, _ in _load_table(path, table, addon=True)} if path.is_file() else set()
+        )
         after = {k for k, _, _ in _load_table(tmp, table, addon=True)}
     except MappingError as err:
         raise MappingError(

@@ -1,8 +1,8 @@
 """Find, show and add terminology concepts (offline: tables, SNOMED CT IPS free set, R4 codes).
 
-  fhir-adapter concepts search TEXT [--kind KIND]    ranked matches with codes and sources
-  fhir-adapter concepts show KEY [--table TABLE]     a concept of the tables, or SYSTEM|CODE
-  fhir-adapter concepts add KEY --table TABLE --code SYSTEM|CODE ...   into your add-on table
+fhir-adapter concepts search TEXT [--kind KIND]    ranked matches with codes and sources
+fhir-adapter concepts show KEY [--table TABLE]     a concept of the tables, or SYSTEM|CODE
+fhir-adapter concepts add KEY --table TABLE --code SYSTEM|CODE ...   into your add-on table
 """
 
 from __future__ import annotations
@@ -19,8 +19,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     s = sub.add_parser("search", help="search concepts by words or code")
     s.add_argument("text", nargs="+", help="words (pneumonia, 'chest x-ray') or a code")
-    s.add_argument("--kind", help="condition, finding, lab, procedure, allergy, body-site, "
-                   "medication, unit, specimen, organism, code, ...")
+    s.add_argument(
+        "--kind",
+        help="condition, finding, lab, procedure, allergy, body-site, "
+        "medication, unit, specimen, organism, code, ...",
+    )
     s.add_argument("--limit", type=int, default=10, help="at most this many hits (default 10)")
     s.add_argument("--format", choices=("text", "json"), default="text")
     sh = sub.add_parser("show", help="show a concept key (or SYSTEM|CODE)")
@@ -35,21 +38,40 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "in fhir-adapter.yaml. Codes found offline take their official display and source; "
         "hand-typed ones are checked and need --display and --source.",
     )
-    a.add_argument("key", help="the key case files will use (lower_snake_case; units: the UCUM code)")
+    a.add_argument(
+        "key", help="the key case files will use (lower_snake_case; units: the UCUM code)"
+    )
     a.add_argument("--table", required=True, help="conditions, findings, labs, medications, ...")
-    a.add_argument("--code", action="append", default=[], metavar="SYSTEM|CODE",
-                   help="a coding, in order of preference (repeatable); SYSTEM may be sct, "
-                   "loinc, rxnorm, icd10cm, ucum, atc, dcm")
+    a.add_argument(
+        "--code",
+        action="append",
+        default=[],
+        metavar="SYSTEM|CODE",
+        help="a coding, in order of preference (repeatable); SYSTEM may be sct, "
+        "loinc, rxnorm, icd10cm, ucum, atc, dcm",
+    )
     a.add_argument("--text", help="CodeableConcept.text (default: the first code's display)")
-    a.add_argument("--display", action="append", default=[],
-                   help="official display of a hand-typed code (one per hand-typed --code)")
+    a.add_argument(
+        "--display",
+        action="append",
+        default=[],
+        help="official display of a hand-typed code (one per hand-typed --code)",
+    )
     a.add_argument("--source", help="where you verified the hand-typed codes")
     a.add_argument("--note", help="why a concept has no code, or a coding choice explained")
-    a.add_argument("--override", action="store_true",
-                   help="replace a concept of the same key in the shipped or another table")
+    a.add_argument(
+        "--override",
+        action="store_true",
+        help="replace a concept of the same key in the shipped or another table",
+    )
     for p in (s, sh, a):
-        p.add_argument("--mappings", action="append", default=[], metavar="DIR",
-                       help="add-on mappings directory (repeatable)")
+        p.add_argument(
+            "--mappings",
+            action="append",
+            default=[],
+            metavar="DIR",
+            help="add-on mappings directory (repeatable)",
+        )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -76,9 +98,12 @@ def _search(args: argparse.Namespace) -> int:
     if not hits:
         kind = f" of kind {args.kind!r}" if args.kind else ""
         print(f"no concept{kind} matches {text!r}", file=sys.stderr)
-        print("fix: try fewer or other words, another --kind, or add a code you have verified "
-              "with `fhir-adapter concepts add KEY --table TABLE --code SYSTEM|CODE "
-              "--display ... --source ...`", file=sys.stderr)
+        print(
+            "fix: try fewer or other words, another --kind, or add a code you have verified "
+            "with `fhir-adapter concepts add KEY --table TABLE --code SYSTEM|CODE "
+            "--display ... --source ...`",
+            file=sys.stderr,
+        )
         return 1
     for i, h in enumerate(hits, 1):
         _print_entry(h.entry, h.key, i, args.kind)
@@ -225,6 +250,9 @@ def _add(args: argparse.Namespace) -> int:
         how = "from the offline sources" if c.from_index else "typed by hand, syntax checked"
         print(f"  {c.system}|{c.code}  {c.display}  ({how}; verified: {c.verified})")
     if any(not c.from_index for c in codings):
-        print("  note: hand-typed codes were checked for syntax and check digits only; make sure "
-              "code and display are right", file=sys.stderr)
+        print(
+            "  note: hand-typed codes were checked for syntax and check digits only; make sure "
+            "code and display are right",
+            file=sys.stderr,
+        )
     return 0

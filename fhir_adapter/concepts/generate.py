@@ -92,9 +92,7 @@ def build(package: Path) -> dict[str, Any]:
                         members[c["code"]].add(i)
     if len(editions) != 1 or len(copyrights) != 1:
         raise ValueError(f"free sets disagree on edition or licence: {editions} {len(copyrights)}")
-    concepts = [
-        [code, displays[code], sorted(members[code])] for code in sorted(displays, key=int)
-    ]
+    concepts = [[code, displays[code], sorted(members[code])] for code in sorted(displays, key=int)]
     return {
         "package": {
             "name": manifest["name"],

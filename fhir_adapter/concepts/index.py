@@ -129,7 +129,8 @@ def table_entries(term: Terminology) -> list[Entry]:
             (kind_of(c.table),),
             c.text,
             tuple(
-                Code(x.system, x.code, x.display, x.verified or f"table {c.table}") for x in c.codings
+                Code(x.system, x.code, x.display, x.verified or f"table {c.table}")
+                for x in c.codings
             ),
             key=c.key,
             table=c.table,

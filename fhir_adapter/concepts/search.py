@@ -167,7 +167,9 @@ def search(
     return hits[:limit] if limit else hits
 
 
-def respell(text: str, *, kind: str | None = None, terminology: Terminology | None = None) -> str | None:
+def respell(
+    text: str, *, kind: str | None = None, terminology: Terminology | None = None
+) -> str | None:
     """The query with each unknown word replaced by the closest known word, or None."""
     term = terminology or default_terminology()
     kind = resolve_kind(kind, term) if kind else None

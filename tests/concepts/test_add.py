@@ -1,0 +1,143 @@
+"""``concepts add``: offline hits record their source; hand-typed codes are checked."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from fhir_adapter import terminology
+from fhir_adapter.cli import main
+from fhir_adapter.paths import MAPPINGS_DIR
+from fhir_adapter.terminology import Terminology
+
+
+@pytest.fixture(autouse=True)
+def clean_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    monkeypatch.delenv(terminology.ENV_VAR, raising=False)
+    monkeypatch.setenv("FHIR_ADAPTER_CONFIG", str(tmp_path / "no-such-config.yaml"))
+    terminology.use_mappings(())
+    yield
+    terminology.use_mappings(())
+
+
+def add(mine: Path, *argv: str) -> int:
+    return main(["concepts", "add", *argv, "--mappings", str(mine)])
+
+
+def concepts(path: Path) -> dict:
+    return yaml.safe_load(path.read_text())["concepts"]
+
+
+def test_add_from_search_hit_records_display_and_source(tmp_path: Path) -> None:
+    mine = tmp_path / "mine"
+    assert add(mine, "pneumonia", "--table", "conditions", "--code", "sct|233604007") == 0
+    body = concepts(mine / "conditions.yaml")["pneumonia"]
+    assert body["text"] == "Pneumonia"
+    (coding,) = body["codings"]
+    assert coding["system"] == "http://snomed.info/sct"
+    assert coding["code"] == "233604007"
+    assert coding["display"] == "Pneumonia"
+    assert "SNOMED CT IPS free set 20220731" in coding["verified"]
+    term = Terminology(MAPPINGS_DIR, [mine])
+    assert term.concept("conditions", "pneumonia").codings[0].code == "233604007"
+
+
+def test_second_add_appends_and_keeps_comments(tmp_path: Path) -> None:
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "conditions.yaml").write_text("# my own codes\ntable: conditions\nconcepts:\n")
+    assert add(mine, "pneumonia", "--table", "conditions", "--code", "sct|233604007") == 0
+    assert add(mine, "asthma", "--table", "conditions", "--code", "sct|195967001") == 0
+    text = (mine / "conditions.yaml").read_text()
+    assert text.startswith("# my own codes\n")
+    assert set(concepts(mine / "conditions.yaml")) == {"pneumonia", "asthma"}
+
+
+@pytest.mark.parametrize(
+    ("code", "words"),
+    [
+        ("sct|233604008", "Verhoeff"),  # check digit broken
+        ("loinc|1988-6", "check digit"),
+        ("icd10cm|J189", "ICD-10-CM"),
+        ("rxnorm|72x", "RXCUI"),
+        ("http://loinc.org/|1988-5", "canonical"),
+        ("1988-5", "SYSTEM|CODE"),
+    ],
+)
+def test_hand_typed_codes_are_checked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], code: str, words: str
+) -> None:
+    mine = tmp_path / "mine"
+    argv = ["x_concept", "--table", "labs", "--code", code, "--display", "D", "--source", "S"]
+    assert add(mine, *argv) == 2
+    assert words in capsys.readouterr().err
+    assert not (mine / "labs.yaml").exists()
+
+
+def test_hand_typed_ucum_is_checked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    mine = tmp_path / "mine"
+    argv = [
+        "mg/day",
+        "--table",
+        "units",
+        "--code",
+        "ucum|mg/day",
+        "--display",
+        "x",
+        "--source",
+        "y",
+    ]
+    assert add(mine, *argv) == 2
+    assert "UCUM" in capsys.readouterr().err
+    argv = [
+        "mg/L",
+        "--table",
+        "units",
+        "--code",
+        "ucum|mg/L",
+        "--display",
+        "milligram per liter",
+        "--source",
+        "UCUM specification",
+    ]
+    assert add(mine, *argv) == 0
+    assert concepts(mine / "units.yaml")["mg/L"]["codings"][0]["verified"] == "UCUM specification"
+
+
+def test_hand_typed_code_needs_display_and_source(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mine = tmp_path / "mine"
+    base = ["crp", "--table", "labs", "--code", "loinc|1988-5"]
+    assert add(mine, *base) == 2
+    assert "--display" in capsys.readouterr().err
+    assert add(mine, *base, "--display", "C reactive protein [Mass/volume] in Serum or Plasma") == 2
+    assert "--source" in capsys.readouterr().err
+    assert not (mine / "labs.yaml").exists()
+
+
+def test_existing_key_needs_override(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    mine = tmp_path / "mine"
+    argv = ["systemic_lupus_erythematosus", "--table", "conditions", "--code", "sct|55464009"]
+    assert add(mine, *argv) == 2
+    assert "already in table 'conditions'" in capsys.readouterr().err
+    assert add(mine, *argv, "--override") == 0
+    assert concepts(mine / "conditions.yaml")["systemic_lupus_erythematosus"]["override"] is True
+    assert add(mine, *argv, "--override") == 2  # already in this very file
+    assert "edit it there" in capsys.readouterr().err
+
+
+def test_unknown_table_and_bad_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    mine = tmp_path / "mine"
+    assert add(mine, "pneumonia", "--table", "condition", "--code", "sct|233604007") == 2
+    assert "did you mean 'conditions'" in capsys.readouterr().err
+    assert add(mine, "Pneumonia", "--table", "conditions", "--code", "sct|233604007") == 2
+    assert "lower_snake_case" in capsys.readouterr().err
+
+
+def test_add_without_any_addon_directory_says_how(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["concepts", "add", "p", "--table", "conditions", "--code", "sct|233604007"]) == 2
+    assert "pass --mappings DIR" in capsys.readouterr().err
