@@ -168,8 +168,17 @@ class Terminology:
     def missing(self, table: str, key: str) -> tuple[str, str]:
         """(message, fix) for a concept key that ``table`` lacks: the files read, close keys, and
         how to find and add the concept."""
-        keys = list(self.table(table))
-        close = unit_matches(key, keys) if table == "units" else close_matches(key, keys)
+        concepts = self.table(table)
+        wanted = key.lower().replace("_", " ")
+        # a key given as one of the concept's codes or as its text ('dx' -> plain_radiography)
+        close = [
+            k
+            for k, c in concepts.items()
+            if c.text.lower() == wanted or any(x.code.lower() == key.lower() for x in c.codings)
+        ]
+        if not close:
+            keys = list(concepts)
+            close = unit_matches(key, keys) if table == "units" else close_matches(key, keys)
         message = f"{key!r} is not in table {table!r} (read: {', '.join(self.files_read(table))})"
         hint = did_you_mean(close)
         words = key.replace("_", " ")

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import gzip
 import json
+import unicodedata
+from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
+from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +22,6 @@ DATA = Path(__file__).with_name("data") / "snomed-ips.json.gz"
 #: The validator's generated HL7/DICOM code systems (read directly: importing the validation
 #: package would cost a search a third of its time).
 R4_DISPLAYS = PACKAGE_DIR / "validation" / "data" / "displays.json.gz"
-
-#: ``keep(text, code)``: whether a source row is worth building an entry for.
-Keep = Callable[[str, str], bool]
 
 #: Where a concept comes from, in ranking order (tables first at equal match quality).
 ORIGINS = ("table", "snomed-ips", "r4")
@@ -74,25 +74,72 @@ def snomed_source(valueset_ids: tuple[int, ...]) -> str:
 
 
 @cache
+def snomed_kinds() -> frozenset[str]:
+    """Every kind the SNOMED CT IPS free sets serve."""
+    return frozenset(k for vs in snomed_index()["valuesets"] for k in vs["kinds"])
+
+
+@cache
 def _snomed_kinds(valueset_ids: tuple[int, ...]) -> tuple[str, ...]:
     sets = snomed_index()["valuesets"]
     return tuple(dict.fromkeys(k for i in valueset_ids for k in sets[i]["kinds"]))
 
 
-def snomed_entries(keep: Keep | None = None, kind: str | None = None) -> list[Entry]:
-    """An entry per SNOMED CT IPS free-set concept (of ``kind``, and that ``keep`` accepts)."""
+class Source:
+    """An offline source as columns, searchable without a Python call per row: the texts,
+    lower-cased and joined into one string that ``str.find`` scans."""
+
+    def __init__(self, texts: list[str], codes: list[str], make: Callable[[int], Entry]) -> None:
+        self.texts = texts
+        self.make = make
+        lowered = [fold(t) for t in texts]
+        self._hay = "\n".join(lowered)
+        self._starts = [0, *accumulate(len(t) + 1 for t in lowered)]
+        self._codes: dict[str, list[int]] = {}
+        for i, c in enumerate(codes):
+            self._codes.setdefault(c, []).append(i)
+
+    def candidates(self, query: list[str], raw: str) -> list[int]:
+        """Rows whose text holds every query word (as a substring), or whose code is ``raw``."""
+        rows = set(self._codes.get(raw, ()))
+        longest = max(query, key=len)
+        hay, starts = self._hay, self._starts
+        i = hay.find(longest)
+        while i != -1:
+            row = bisect_right(starts, i) - 1
+            rows.add(row)
+            i = hay.find(longest, i + 1)
+        others = [q for q in query if q != longest]
+        return sorted(
+            r
+            for r in rows
+            if all(q in hay[starts[r] : starts[r + 1]] for q in others)
+            or r in self._codes.get(raw, ())
+        )
+
+
+def fold(text: str) -> str:
+    """Lower case without accents (``Sjögren`` -> ``sjogren``), as search words are compared."""
+    text = text.lower()
+    if text.isascii():
+        return text
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+
+
+@cache
+def snomed_source_rows() -> Source:
+    """The SNOMED CT IPS free set as a searchable source."""
     ix = snomed_index()
+    rows = ix["concepts"]
     system = ix["system"]
-    out = []
-    for code, display, vs in ix["concepts"]:
-        if keep is not None and not keep(display, code):
-            continue
+
+    def make(i: int) -> Entry:
+        code, display, vs = rows[i]
         ids = tuple(vs)
-        kinds = _snomed_kinds(ids)
-        if kind is None or kind in kinds:
-            code_ = Code(system, code, display, snomed_source(ids))
-            out.append(Entry("snomed-ips", kinds, display, (code_,)))
-    return out
+        code_ = Code(system, code, display, snomed_source(ids))
+        return Entry("snomed-ips", _snomed_kinds(ids), display, (code_,))
+
+    return Source([r[1] for r in rows], [r[0] for r in rows], make)
 
 
 @cache
@@ -106,19 +153,24 @@ def _r4_display(value: Any) -> str:
     return str(value[0] if isinstance(value, list) else value or "")
 
 
-def r4_entries(keep: Keep | None = None) -> list[Entry]:
-    """An entry per code of the HL7 and DICOM code systems the R4 definitions hold completely
-    (that ``keep`` accepts; the example code system and codes without a display left out)."""
-    out = []
-    for system, codes in r4_displays().items():
-        if system.endswith("/CodeSystem/example"):
-            continue
+@cache
+def r4_source_rows() -> Source:
+    """The HL7 and DICOM code systems the R4 definitions hold completely, as a searchable source
+    (the example code system and codes without a display left out)."""
+    rows = [
+        (system, code, display)
+        for system, codes in r4_displays().items()
+        if not system.endswith("/CodeSystem/example")
+        for code, value in codes.items()
+        if (display := _r4_display(value))
+    ]
+
+    def make(i: int) -> Entry:
+        system, code, display = rows[i]
         source = f"FHIR R4 4.0.1 definitions, CodeSystem {system}"
-        for code, value in codes.items():
-            display = _r4_display(value)
-            if display and (keep is None or keep(display, code)):
-                out.append(Entry("r4", ("code",), display, (Code(system, code, display, source),)))
-    return out
+        return Entry("r4", ("code",), display, (Code(system, code, display, source),))
+
+    return Source([r[2] for r in rows], [r[1] for r in rows], make)
 
 
 def table_entries(term: Terminology) -> list[Entry]:

@@ -9,16 +9,16 @@ fewer extra words, then shorter text. An exact code or key ranks first.
 from __future__ import annotations
 
 import re
-import unicodedata
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from fhir_adapter.concepts.index import (
     ORIGINS,
     Entry,
-    Keep,
-    r4_entries,
-    snomed_entries,
+    Source,
+    fold,
+    r4_source_rows,
+    snomed_kinds,
+    snomed_source_rows,
     table_entries,
 )
 from fhir_adapter.errors import InputError
@@ -47,10 +47,7 @@ class Hit:
 
 def words(text: str) -> list[str]:
     """Lower-case ASCII words of ``text`` (accents dropped, punctuation splits words)."""
-    text = text.lower()
-    if not text.isascii():
-        text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return _WORD.findall(text)
+    return _WORD.findall(fold(text))
 
 
 def suggest_key(text: str) -> str:
@@ -107,7 +104,7 @@ def _match(entry: Entry, query: list[str], raw: str) -> int:
         texts.add(entry.key)
     phrase = " ".join(query)
     for t in texts:
-        lowered = t.lower()
+        lowered = fold(t)
         if not all(q in lowered for q in query):  # cheap pre-filter before splitting into words
             continue
         best = max(best, _tier(query, phrase, words(t)))
@@ -126,13 +123,14 @@ def _rank(hit: Hit, query: list[str]) -> tuple[int, int, int, int, str, str]:
     )
 
 
-def entries(term: Terminology, kind: str | None, keep: Keep | None = None) -> Iterable[Entry]:
-    """The entries searched for ``kind`` (all sources when None) that ``keep`` accepts."""
-    yield from table_entries(term)
-    if kind != "code":
-        yield from snomed_entries(keep, kind)
+def sources(kind: str | None) -> list[Source]:
+    """The offline sources searched for ``kind`` (all when None)."""
+    out = []
+    if kind is None or kind in snomed_kinds():
+        out.append(snomed_source_rows())
     if kind in (None, "code"):
-        yield from r4_entries(keep)
+        out.append(r4_source_rows())
+    return out
 
 
 def search(
@@ -146,23 +144,24 @@ def search(
     query = words(raw)
     if not query:
         raise InputError("empty search text", field="TEXT", fix="give a word, e.g. pneumonia")
-
-    def keep(display: str, code: str) -> bool:
-        lowered = display.lower()
-        return code == raw or all(q in lowered for q in query) or not lowered.isascii()
-
     tabled: set[tuple[str, str]] = set()
     hits: list[Hit] = []
-    for e in entries(term, kind, keep):
+
+    def consider(e: Entry) -> None:
         if kind is not None and kind not in e.kinds:
-            continue
-        if e.origin != "table" and (e.codes[0].system, e.codes[0].code) in tabled:
-            continue
-        if e.origin == "table":
-            tabled.update((c.system, c.code) for c in e.codes)
+            return
         tier = _match(e, query, raw)
         if tier:
             hits.append(Hit(e, tier))
+
+    for e in table_entries(term):
+        tabled.update((c.system, c.code) for c in e.codes)
+        consider(e)
+    for src in sources(kind):
+        for row in src.candidates(query, raw):
+            e = src.make(row)
+            if (e.codes[0].system, e.codes[0].code) not in tabled:
+                consider(e)
     hits.sort(key=lambda h: _rank(h, query))
     return hits[:limit] if limit else hits
 
@@ -174,9 +173,11 @@ def respell(
     term = terminology or default_terminology()
     kind = resolve_kind(kind, term) if kind else None
     vocab: set[str] = set()
-    for e in entries(term, kind):
+    for e in table_entries(term):
         if kind is None or kind in e.kinds:
             vocab.update(words(e.text))
+    for src in sources(kind):
+        vocab.update(_WORD.findall(src._hay))
     out, changed = [], False
     for w in words(text):
         if w in vocab:

@@ -93,30 +93,56 @@ def test_hand_typed_ucum_is_checked(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert add(mine, *argv) == 2
     assert "UCUM" in capsys.readouterr().err
     argv = [
-        "mg/L",
+        "ng/mL",
         "--table",
         "units",
         "--code",
-        "ucum|mg/L",
+        "ucum|ng/mL",
         "--display",
-        "milligram per liter",
+        "nanogram per milliliter",
         "--source",
         "UCUM specification",
     ]
     assert add(mine, *argv) == 0
-    assert concepts(mine / "units.yaml")["mg/L"]["codings"][0]["verified"] == "UCUM specification"
+    assert concepts(mine / "units.yaml")["ng/mL"]["codings"][0]["verified"] == "UCUM specification"
 
 
 def test_hand_typed_code_needs_display_and_source(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     mine = tmp_path / "mine"
-    base = ["crp", "--table", "labs", "--code", "loinc|1988-5"]
+    base = ["esr", "--table", "labs", "--code", "loinc|4537-7"]
     assert add(mine, *base) == 2
     assert "--display" in capsys.readouterr().err
-    assert add(mine, *base, "--display", "C reactive protein [Mass/volume] in Serum or Plasma") == 2
+    display = "Erythrocyte sedimentation rate by Westergren method"
+    assert add(mine, *base, "--display", display) == 2
     assert "--source" in capsys.readouterr().err
     assert not (mine / "labs.yaml").exists()
+    assert add(mine, *base, "--display", display, "--source", "loinc.org/4537-7") == 0
+    (coding,) = concepts(mine / "labs.yaml")["esr"]["codings"]
+    assert coding == {
+        "system": "http://loinc.org",
+        "code": "4537-7",
+        "display": display,
+        "verified": "loinc.org/4537-7",
+    }
+
+
+def test_code_found_offline_refuses_a_different_display(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mine = tmp_path / "mine"
+    argv = [
+        "pneu",
+        "--table",
+        "conditions",
+        "--code",
+        "sct|233604007",
+        "--display",
+        "Lung infection",
+    ]
+    assert add(mine, *argv) == 2
+    assert "--display" in capsys.readouterr().err
 
 
 def test_existing_key_needs_override(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
