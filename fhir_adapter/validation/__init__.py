@@ -80,6 +80,8 @@ class Validator:
 
     def validate_text(self, text: str, *, source: str | None = None) -> Report:
         """Validate JSON text; issues carry the JSON line where they occur."""
+        if text.startswith("\ufeff"):
+            text = text[1:]  # a UTF-8 byte order mark: RFC 8259 8.1 lets parsers ignore it
         try:
             data = loads_strict(text)
         except DuplicateKeyError as err:

@@ -94,3 +94,57 @@ def test_an_id_beside_a_value_or_extension_is_fine(extra: dict[str, Any]) -> Non
 )
 def test_an_element_companion_has_its_primitives_shape(extra: dict[str, Any], path: str) -> None:
     assert ("structure", path) in _errors(_patient(**extra))
+
+
+# --- literal references (references.html); the official validator only rejects whitespace ----
+
+
+def _obs_subject(ref: str) -> dict[str, Any]:
+    return {
+        "resourceType": "Observation",
+        "status": "final",
+        "code": {"text": "x"},
+        "subject": {"reference": ref},
+    }
+
+
+@pytest.mark.parametrize(
+    "ref",
+    [
+        "Patient/1",
+        "Patient/1/_history/2",
+        "http://example.org/fhir/Patient/1",
+        "urn:uuid:0a5b4c1e-4f0e-4a8e-9a7e-3f1d2c3b4a59",
+        "resource:0",  # SMART Health Cards: a bundle-local absolute URI
+        "Patient?identifier=http://example.org|1",
+    ],
+)
+def test_literal_reference_forms_are_accepted(ref: str) -> None:
+    report = validate(_obs_subject(ref))
+    assert not [i for i in report.issues if i.family == "reference"], report.to_text()
+
+
+def test_a_reference_with_whitespace_is_an_error_an_odd_one_a_warning() -> None:
+    bad = [i for i in validate(_obs_subject("Patient/ 1")).issues if i.rule == "reference"]
+    assert [i.severity for i in bad] == ["error"]
+    odd = [i for i in validate(_obs_subject("patient-1")).issues if i.rule == "reference"]
+    assert [i.severity for i in odd] == ["warning"]
+
+
+def test_a_bundle_local_absolute_uri_resolves_against_full_urls() -> None:
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [
+            {"fullUrl": "resource:0", "resource": {"resourceType": "Patient"}},
+            {"fullUrl": "resource:1", "resource": _obs_subject("resource:0")},
+        ],
+    }
+    assert _errors(bundle) == []
+
+
+def test_a_utf8_byte_order_mark_is_ignored(tmp_path: Any) -> None:
+    path = tmp_path / "bom.json"
+    path.write_bytes(b'\xef\xbb\xbf{"resourceType": "Basic", "code": {"text": "x"}}')
+    assert [i for i in validate(path).issues if i.severity in ("error", "fatal")] == []
+    assert validate(path.read_bytes()).ok
