@@ -329,6 +329,12 @@ def build(src: Path) -> dict[str, Any]:
             [c.get("type", "element"), c.get("expression", "")] for c in sd.get("context", [])
         ]
         extensions[sd["url"]] = {"types": ext_types, "context": contexts}
+    for url, used in sorted(_contexts_in_use(type_sds + res_sds).items()):
+        if url in extensions and all(kind == "element" for kind, _ in extensions[url]["context"]):
+            declared = {e for _, e in extensions[url]["context"]}
+            if "Element" in declared:
+                continue  # any element already
+            extensions[url]["context"] += [["element", e] for e in sorted(used - declared)]
     ucum_common = _ucum_common(vs_by_url)
     search_params = {
         sp["url"]: sp["type"]
@@ -348,6 +354,39 @@ def build(src: Path) -> dict[str, Any]:
         "valuesets": valuesets,
         "resources": sorted(sd["type"] for sd in res_sds if sd["kind"] == "resource"),
     }
+
+
+def _contexts_in_use(sds: list[dict[str, Any]]) -> dict[str, set[str]]:
+    """Extension url -> ElementDefinition elements where the R4 definitions themselves use it.
+
+    The R4 snapshots carry ``structuredefinition-fhir-type`` and ``regex`` on
+    ``ElementDefinition.type`` although those extensions declare other contexts; the official
+    definitions are valid R4, so these uses are allowed contexts too.
+    """
+    ed = next(sd for sd in sds if sd["id"] == "ElementDefinition")
+    backbones = {
+        el["id"]
+        for el in ed["snapshot"]["element"]
+        if any(t["code"] in ("Element", "BackboneElement") for t in el.get("type", []))
+    } | {"ElementDefinition"}
+    used: dict[str, set[str]] = {}
+
+    def walk(node: dict[str, Any], path: str) -> None:
+        for ext in node.get("extension", []):
+            if isinstance(ext, dict) and isinstance(ext.get("url"), str):
+                used.setdefault(ext["url"], set()).add(path)
+        for key, value in node.items():
+            child = f"{path}.{key}"
+            if child in backbones:
+                for item in value if isinstance(value, list) else [value]:
+                    if isinstance(item, dict):
+                        walk(item, child)
+
+    for sd in sds:
+        for part in ("snapshot", "differential"):
+            for el in sd.get(part, {}).get("element", []):
+                walk(el, "ElementDefinition")
+    return used
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -148,3 +148,40 @@ def test_a_utf8_byte_order_mark_is_ignored(tmp_path: Any) -> None:
     path.write_bytes(b'\xef\xbb\xbf{"resourceType": "Basic", "code": {"text": "x"}}')
     assert [i for i in validate(path).issues if i.severity in ("error", "fatal")] == []
     assert validate(path.read_bytes()).ok
+
+
+def test_extensions_where_the_r4_definitions_use_them_are_allowed() -> None:
+    """R4's own snapshots put structuredefinition-fhir-type on ElementDefinition.type (its
+    declared context is ElementDefinition.type.code); a copy of such a snapshot is valid."""
+    fhir_type = "http://hl7.org/fhir/StructureDefinition/structuredefinition-fhir-type"
+    sd = {
+        "resourceType": "StructureDefinition",
+        "url": "http://example.org/fhir/StructureDefinition/x",
+        "name": "X",
+        "status": "draft",
+        "kind": "logical",
+        "abstract": False,
+        "type": "http://example.org/fhir/StructureDefinition/x",
+        "snapshot": {
+            "element": [
+                {"id": "X", "path": "X", "min": 0, "max": "*"},
+                {
+                    "id": "X.id",
+                    "path": "X.id",
+                    "min": 0,
+                    "max": "1",
+                    "type": [
+                        {
+                            "extension": [{"url": fhir_type, "valueUrl": "string"}],
+                            "code": "http://hl7.org/fhirpath/System.String",
+                        }
+                    ],
+                },
+            ]
+        },
+    }
+    assert [i for i in validate(sd).issues if i.rule == "extension"] == []
+    sd["snapshot"]["element"][1]["extension"] = [{"url": fhir_type, "valueUrl": "string"}]
+    assert [i.path for i in validate(sd).issues if i.rule == "extension"] == [
+        "StructureDefinition.snapshot.element[1].extension[0]"
+    ]
