@@ -648,6 +648,8 @@ class Walker:
             return
         items = value if is_list else [value]
         primitive = parent.get(name)
+        bind = row.get("bind") if row is not None else None
+        required = bind[1] if bind is not None and bind[0] == "required" else None
         for i, item in enumerate(items):
             ip = f"{p}[{i}]" if is_list else p
             has_value = _present(primitive, i) if is_list else primitive is not None
@@ -669,6 +671,8 @@ class Walker:
             self.obj(item, "Element", ip, issues, scope, root)
             if not has_value and "id" in item and len(item) == 1:
                 issues.append(_ele1(ip))
+            elif not has_value and required and self.do_bind:
+                issues.append(_no_code(ip, required, item.get("extension")))
             exts = item.get("extension")
             if "extensions" in self.layers and isinstance(exts, list):
                 # the element is the primitive itself: its type, and <parent type>.<name>
@@ -871,6 +875,25 @@ def _null(path: str, beside: str | None) -> Issue:
         f"null here needs a value at the same index of {beside!r} (json.html: null only fills the gaps between a primitive array and its _element array)",
         f"remove the null, or give {beside} an item at this index",
         family="json",
+    )
+
+
+_XVER_EXTENSION = re.compile(r"^http://hl7\.org/fhir/\d\.\d/StructureDefinition/extension-")
+
+
+def _no_code(path: str, valueset: str, extensions: Any) -> Issue:
+    """A primitive bound to a required value set carries extensions but no code. A cross-version
+    extension standing in for the code is only a warning (as in the official validator)."""
+    xver = isinstance(extensions, list) and any(
+        isinstance(e, dict) and _XVER_EXTENSION.match(str(e.get("url"))) for e in extensions
+    )
+    return Issue(
+        "warning" if xver else "error",
+        "binding",
+        path,
+        f"no code provided, and a code is required from the value set {valueset}",
+        "give the element a code from the value set (its own 'unknown'-like code if the value is not known)",
+        family="binding",
     )
 
 

@@ -185,3 +185,51 @@ def test_extensions_where_the_r4_definitions_use_them_are_allowed() -> None:
     assert [i.path for i in validate(sd).issues if i.rule == "extension"] == [
         "StructureDefinition.snapshot.element[1].extension[0]"
     ]
+
+
+# --- a required binding needs a code: extensions alone do not satisfy it ----------------------
+
+
+@pytest.mark.parametrize(
+    ("extra", "path"),
+    [
+        ({"_gender": {"extension": [DAR]}}, "Patient._gender"),
+        (
+            {"link": [{"other": {"reference": "Patient/2"}, "_type": {"extension": [DAR]}}]},
+            "Patient.link[0]._type",
+        ),
+    ],
+)
+def test_required_binding_without_a_code_is_an_error(extra: dict[str, Any], path: str) -> None:
+    assert ("binding", path) in _errors(_patient(**extra))
+
+
+def test_allergy_category_with_only_an_extension_is_an_error() -> None:
+    allergy = {
+        "resourceType": "AllergyIntolerance",
+        "patient": {"reference": "Patient/1"},
+        "clinicalStatus": {
+            "coding": [
+                {
+                    "system": "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical",
+                    "code": "active",
+                }
+            ]
+        },
+        "category": ["food", None],
+        "_category": [None, {"extension": [DAR]}],
+    }
+    assert _errors(allergy) == [("binding", "AllergyIntolerance._category[1]")]
+
+
+def test_extensible_binding_without_a_code_and_a_cross_version_code_pass() -> None:
+    # Patient.communication.language is extensible (and preferred elsewhere): no error
+    assert _errors(_patient(communication=[{"language": {"extension": [DAR]}}])) == []
+    xver = {
+        "url": "http://hl7.org/fhir/5.0/StructureDefinition/extension-Patient.gender",
+        "valueCode": "other",
+    }
+    report = validate(_patient(_gender={"extension": [xver]}))
+    assert [(i.severity, i.rule) for i in report.issues if i.path == "Patient._gender"] == [
+        ("warning", "binding")
+    ]
