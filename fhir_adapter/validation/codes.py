@@ -80,6 +80,10 @@ def check_ucum(code: str, p: str, issues: list[Issue]) -> None:
         )
 
 
+_R4_DEFINED = "http://hl7.org/fhir/"
+_SID = "http://hl7.org/fhir/sid/"
+
+
 def coding_key(c: dict[str, Any]) -> tuple[str, str, str | None] | None:
     """(system, code, display) of a Coding whose checks depend only on them, else None."""
     system, code, display = c.get("system"), c.get("code"), c.get("display")
@@ -181,15 +185,24 @@ def _known_code(
     issues: list[Issue],
 ) -> None:
     """Code and display against a code system the R4 definitions hold completely (HL7,
-    DICOM). Warnings: a newer edition of HL7 terminology may add codes or displays."""
+    DICOM). An unknown code of a code system that FHIR R4 itself defines (``http://hl7.org/fhir/
+    <name>``, version 4.0.1, fixed with R4) is an error, as in the official validator; for
+    HL7 terminology (THO), DICOM and the rest, and for displays, only a warning: their newer
+    editions may add codes or displays."""
     names = known.get(code)
     if names is None:
+        defined_by_r4 = system.startswith(_R4_DEFINED) and not system.startswith(_SID)
         issues.append(
             Issue(
-                "warning",
+                "error" if defined_by_r4 else "warning",
                 "code-unknown",
                 f"{p}.code",
-                f"{code!r} is not a code of {system} (as published with FHIR R4)",
+                f"{code!r} is not a code of {system}"
+                + (
+                    " (defined by FHIR R4, version 4.0.1)"
+                    if defined_by_r4
+                    else " (as published with FHIR R4)"
+                ),
                 "check the code and its case",
                 family="code",
             )

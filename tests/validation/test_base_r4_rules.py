@@ -233,3 +233,26 @@ def test_extensible_binding_without_a_code_and_a_cross_version_code_pass() -> No
     assert [(i.severity, i.rule) for i in report.issues if i.path == "Patient._gender"] == [
         ("warning", "binding")
     ]
+
+
+# --- unknown codes: an error in code systems FHIR R4 itself defines (fixed at 4.0.1) -----------
+
+
+def _contract(legal_state: dict[str, str]) -> dict[str, Any]:
+    return {"resourceType": "Contract", "legalState": {"coding": [legal_state]}}
+
+
+def test_unknown_code_of_a_code_system_defined_by_r4_is_an_error() -> None:
+    cs = "http://hl7.org/fhir/contract-legalstate"
+    assert _errors(_contract({"system": cs, "code": "executed"})) == []
+    assert _errors(_contract({"system": cs, "code": "invalid-code-test"})) == [
+        ("code-unknown", "Contract.legalState.coding[0].code")
+    ]
+
+
+def test_unknown_code_of_hl7_terminology_stays_a_warning() -> None:
+    # THO editions after R4 add codes: offline this cannot be decided, so never an error
+    tho = "http://terminology.hl7.org/CodeSystem/contractsubtypecodes"
+    report = validate(_contract({"system": tho, "code": "not-yet-known"}))
+    assert report.ok
+    assert any(i.rule == "code-unknown" for i in report.warnings)
