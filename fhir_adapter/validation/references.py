@@ -286,6 +286,8 @@ def check_bundle(
                 family="bundle",
             )
         )
+    if bundle_rules and btype == "searchset":
+        _check_search_entries(entries, links, path, issues, resources)
     if not references or btype not in (
         "transaction",
         "batch",
@@ -339,6 +341,78 @@ def check_bundle(
                 )
     if btype == "document" and bundle_rules:
         _check_reachable(entries, links_between, path, issues)
+
+
+def _search_types(links: list[Any], resources: frozenset[str]) -> list[str]:
+    """Resource types a searchset's self link searches: ``.../Type?...`` or ``_type=A,B``."""
+    url = next(
+        (x.get("url") for x in links if isinstance(x, dict) and x.get("relation") == "self"), None
+    )
+    if not isinstance(url, str):
+        return []
+    head, _, query = url.partition("?")
+    last = head.rstrip("/").rsplit("/", 1)[-1]
+    if last in resources:
+        return [last]
+    for param in query.split("&"):
+        if param.startswith("_type="):
+            return [t for t in param[6:].split(",") if t]
+    return []
+
+
+def _check_search_entries(
+    entries: list[Any], links: list[Any], path: str, issues: list[Issue], resources: frozenset[str]
+) -> None:
+    """search.mode of every searchset entry (search.html): a match is a resource of a searched
+    type with an id, an include a resource with an id, an outcome an OperationOutcome. Checked
+    when every entry states its mode, as the official validator does."""
+    modes = [
+        e.get("search", {}).get("mode")
+        if isinstance(e, dict) and isinstance(e.get("search"), dict)
+        else None
+        for e in entries
+    ]
+    if not entries or not all(isinstance(m, str) for m in modes):
+        return
+    types = _search_types(links, resources)
+    for i, (e, mode) in enumerate(zip(entries, modes)):
+        r = e.get("resource")
+        if not isinstance(r, dict):
+            continue
+        rp, rt = f"{path}.entry[{i}].resource", r.get("resourceType")
+        if mode in ("match", "include") and "id" not in r:
+            issues.append(
+                Issue(
+                    "error",
+                    "bundle",
+                    rp,
+                    f"a search result ({mode}) must have an id",
+                    "give the resource its server id",
+                    family="bundle",
+                )
+            )
+        if mode == "match" and types and rt not in types:
+            issues.append(
+                Issue(
+                    "error",
+                    "bundle",
+                    rp,
+                    f"a {rt} does not match this search (its self link searches {', '.join(types)})",
+                    "use search.mode 'include' for other resources, or fix the self link",
+                    family="bundle",
+                )
+            )
+        elif mode == "outcome" and rt != "OperationOutcome":
+            issues.append(
+                Issue(
+                    "error",
+                    "bundle",
+                    rp,
+                    f"an entry with search.mode 'outcome' must be an OperationOutcome, not a {rt}",
+                    "use search.mode 'match' or 'include' for this resource",
+                    family="bundle",
+                )
+            )
 
 
 def _check_reachable(

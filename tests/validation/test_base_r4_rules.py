@@ -256,3 +256,54 @@ def test_unknown_code_of_hl7_terminology_stays_a_warning() -> None:
     report = validate(_contract({"system": tho, "code": "not-yet-known"}))
     assert report.ok
     assert any(i.rule == "code-unknown" for i in report.warnings)
+
+
+# --- searchset entries follow their search.mode (search.html) ---------------------------------
+
+
+def _searchset(self_url: str, *entries: tuple[str, dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "link": [{"relation": "self", "url": self_url}],
+        "entry": [
+            {
+                "fullUrl": f"http://example.org/fhir/{r['resourceType']}/{r.get('id', n)}",
+                "search": {"mode": mode},
+                "resource": r,
+            }
+            for n, (mode, r) in enumerate(entries)
+        ],
+    }
+
+
+def test_search_results_follow_their_mode() -> None:
+    pat = {"resourceType": "Patient", "id": "p1"}
+    oo = {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "information", "code": "informational"}],
+    }
+    org = {"resourceType": "Organization", "id": "o1", "name": "Org"}
+    ok = _searchset(
+        "http://example.org/fhir/Patient?name=x", ("match", pat), ("include", org), ("outcome", oo)
+    )
+    assert _errors(ok) == []
+    bad = _searchset(
+        "http://example.org/fhir/Patient?name=x",
+        ("match", {"resourceType": "Patient"}),
+        ("match", org),
+        ("outcome", pat),
+    )
+    assert _errors(bad) == [
+        ("bundle", "Bundle.entry[0].resource"),
+        ("bundle", "Bundle.entry[1].resource"),
+        ("bundle", "Bundle.entry[2].resource"),
+    ]
+
+
+def test_search_types_come_from_the_type_parameter() -> None:
+    obs = {"resourceType": "Observation", "id": "o", "status": "final", "code": {"text": "x"}}
+    pat = {"resourceType": "Patient", "id": "p"}
+    url = "http://example.org/fhir?_type=Observation,DocumentReference&code=x"
+    assert _errors(_searchset(url, ("match", obs))) == []
+    assert _errors(_searchset(url, ("match", pat))) == [("bundle", "Bundle.entry[0].resource")]
