@@ -21,9 +21,11 @@ share of a group's cases where fhir-adapter reaches the same verdict; a false po
 the official validator accepts and fhir-adapter rejects.
 
 "Needs a terminology server": every error in the official outcome is a terminology finding about
-a code system that the R4 definitions do not hold (SNOMED CT, LOINC, CVX, ...): a wrong display
-or an unknown code, as the official validator learnt from tx.fhir.org. A case whose official
-errors include anything else stays in its group.
+a code system that the R4 definitions do not hold (SNOMED CT, LOINC, CVX, ...): a wrong display,
+an unknown code, an invalid SNOMED CT expression constraint, as the official validator learnt
+from its terminology server. "Needs digital signature verification": every official error is a
+finding of its signature check. A case whose official errors include anything else stays in its
+group.
 """
 
 from __future__ import annotations
@@ -104,6 +106,7 @@ TEST_PACKAGE = "loads a test package shipped with the suite (not US Core / IPS)"
 SUITE_RESOURCES = "needs the suite's own conformance resources (not a package)"
 SETTING = "non-default validator setting"
 TERMINOLOGY = "needs a terminology server"
+SIGNATURE = "needs digital signature verification (not implemented)"
 DROP_REASONS = (
     OTHER_VERSION,
     NO_OUTCOME,
@@ -116,6 +119,7 @@ DROP_REASONS = (
     SUITE_RESOURCES,
     SETTING,
     TERMINOLOGY,
+    SIGNATURE,
 )
 
 _TX_FINDING = re.compile(
@@ -125,6 +129,15 @@ _TX_FINDING = re.compile(
     r"|is not declared in the base CodeSystem (?P<d>\S+)"
     r"|must be a valid code from the system '(?P<e>[^']+)'"
     r"|is not allowed for property '.*' in system '(?P<f>[^']+)'"
+    # SNOMED CT expression constraints: the official validator sends them to the terminology
+    # server (SnomedCTChecker.checkFilterValue) and reports its answer
+    r"|for the filter constraint is invalid: Invalid (?P<ecl>ECL)"
+)
+_SNOMED = "http://snomed.info/sct"
+#: the official validator's digital-signature findings (BUNDLE_SIGNATURE_* messages)
+_SIGNATURE_FINDING = re.compile(
+    r"^(The signature |The digital signature |The digest value |Error verifying the signature"
+    r"|Error parsing the digital signature|Didn't find a provided)"
 )
 
 
@@ -174,7 +187,7 @@ def _tx_dependent(issue: dict[str, Any], held: frozenset[str]) -> bool:
     m = _TX_FINDING.search(issue.get("details", {}).get("text", ""))
     if not m:
         return False
-    system = next(g for g in m.groups() if g)
+    system = _SNOMED if m.group("ecl") else next(g for g in m.groups() if g)
     return system.split("|")[0] not in held
 
 
@@ -233,6 +246,9 @@ def classify(root: Path, entry: dict[str, Any], held: frozenset[str]) -> Case:
     case.tx_errors = sum(_tx_dependent(i, held) for i in errors)
     if errors and case.tx_errors == len(errors):
         return drop(TERMINOLOGY)
+    texts = case.official_errors
+    if texts and all(_SIGNATURE_FINDING.match(t) for t in texts):
+        return drop(SIGNATURE)
     case.group = "b" if packages else "a"
     case.detail = ", ".join(packages)
     return case
