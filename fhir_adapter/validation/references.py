@@ -375,7 +375,7 @@ def _check_search_entries(
     if not entries or not all(isinstance(m, str) for m in modes):
         return
     types = _search_types(links, resources)
-    for i, (e, mode) in enumerate(zip(entries, modes)):
+    for i, (e, mode) in enumerate(zip(entries, modes, strict=True)):
         r = e.get("resource")
         if not isinstance(r, dict):
             continue
