@@ -7,6 +7,7 @@ from typing import Any
 
 from fhir_adapter.bundle import make_bundle
 from fhir_adapter.case import Case, load_case
+from fhir_adapter.errors import CaseError
 from fhir_adapter.mappers.condition import map_conditions
 from fhir_adapter.mappers.context import MappingContext
 from fhir_adapter.mappers.diagnostic_report import map_diagnostic_reports
@@ -48,6 +49,13 @@ def convert(
     """
     if not isinstance(case, Case):
         case = load_case(case, terminology=terminology)
+    if case.version >= 2:
+        raise CaseError(
+            "format /2 case files load, but their conversion is not available yet",
+            file=case.path,
+            field="format",
+            fix="convert a fhir-adapter-case/1 file until the /2 mappers land",
+        )
     return make_bundle(
         to_resources(case, terminology=terminology), bundle_type=bundle_type, bundle_key=case.id
     )

@@ -94,7 +94,7 @@ def test_good_tiny_case_loads(write_case: Callable[..., Path]) -> None:
             "reasons: [lupus]",
             15,
             "medications[0].reasons[0]",
-            "not a condition key",
+            "not a condition or finding key",
         ),
         (
             "status: active",
@@ -188,36 +188,52 @@ def test_cli_bad_case_exits_2_and_writes_nothing(
 
 
 def test_generated_schema_check_matches_the_schema() -> None:
-    """The generated fast check and jsonschema agree on the fixtures and on broken variants."""
+    """The generated fast checks and jsonschema agree on the fixtures and on broken variants."""
     import copy
+    from importlib import import_module
 
-    import yaml
     from jsonschema import Draft202012Validator
 
-    from fhir_adapter.case import case_schema
+    from fhir_adapter.case import FORMATS, case_schema
+    from fhir_adapter.case.source import parse_with_lines
     from fhir_adapter.paths import FIXTURES_DIR
-    from fhir_adapter.schemas.case1_check import JsonSchemaValueException, check
 
-    full = Draft202012Validator(case_schema())
     for path in sorted(FIXTURES_DIR.glob("*.case.yaml")):
-        data = yaml.safe_load(path.read_text())
+        data, _ = parse_with_lines(path.read_text(), str(path))
+        version = FORMATS[data["format"]]
+        full = Draft202012Validator(case_schema(version))
+        fast = import_module(f"fhir_adapter.schemas.case{version}_check")
         variants = [data]
         for key, bad in (
             ("id", "Bad Id"),
             ("patient", {"sex": "woman"}),
             ("extra", 1),
             ("labs", [{"key": "x"}]),
+            ("conditions", [{"key": "x", "concept": "y", "onset": {"direction": "after"}}]),
+            (
+                "findings",
+                [
+                    {
+                        "key": "x",
+                        "concept": "y",
+                        "category": "exam",
+                        "description": "d",
+                        "body_sites": [{"site": "knee", "laterality": "up"}],
+                    }
+                ],
+            ),
         ):
             v = copy.deepcopy(data)
             v[key] = bad
             variants.append(v)
         for v in variants:
             try:
-                check(copy.deepcopy(v))
+                fast.check(copy.deepcopy(v))
                 fast_ok = True
-            except JsonSchemaValueException:
+            except fast.JsonSchemaValueException:
                 fast_ok = False
             assert fast_ok == full.is_valid(v), (path.name, v.get("id"))
+        assert full.is_valid(data), path.name
 
 
 def test_load_case_says_what_it_takes(tmp_path: Path) -> None:
@@ -226,3 +242,66 @@ def test_load_case_says_what_it_takes(tmp_path: Path) -> None:
     with pytest.raises(CaseError, match="is a directory") as caught:
         load_case(tmp_path)
     assert caught.value.file == str(tmp_path)
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "-0.5"])
+def test_a_format_1_result_of_zero_or_less_names_the_value(
+    write_case: Callable[..., Path], value: str
+) -> None:
+    """It used to be reported as "unknown key 'unit'" at line 1 (the wrong oneOf branch)."""
+    text = (
+        GOOD
+        + f"labs:\n  - key: ca\n    concept: serum_calcium\n    result: {{value: {value}, unit: mg/dL}}\n"
+    )
+    err = _error(write_case, text)
+    (problem,) = err.problems
+    assert problem.field == "labs[0].result.value"
+    assert (
+        problem.line == text.splitlines().index(f"    result: {{value: {value}, unit: mg/dL}}") + 1
+    )
+    assert "too small" in problem.message and "unit" not in problem.message
+    assert "fhir-adapter-case/2" in (problem.fix or "")
+
+
+IMAGING = """\
+imaging:
+  - key: ct
+    modality: computed_tomography
+    report_code: ct_report
+    regions: [skin_and_subcutaneous_tissue]
+    findings: []
+"""
+
+
+def test_an_uncoded_imaging_region_is_a_case_error_not_a_crash(
+    write_case: Callable[..., Path],
+) -> None:
+    text = GOOD + IMAGING
+    err = _error(write_case, text)
+    (problem,) = err.problems
+    assert problem.field == "imaging[0].regions[0]"
+    assert (
+        problem.line == text.splitlines().index("    regions: [skin_and_subcutaneous_tissue]") + 1
+    )
+    assert "no SNOMED CT code" in problem.message and problem.fix
+
+
+def test_an_uncoded_imaging_modality_is_a_case_error_not_a_crash(
+    write_case: Callable[..., Path], tmp_path: Path
+) -> None:
+    import shutil
+
+    from fhir_adapter.paths import MAPPINGS_DIR
+    from fhir_adapter.terminology import Terminology
+
+    tables = tmp_path / "mappings"
+    shutil.copytree(MAPPINGS_DIR, tables)
+    with (tables / "modalities.yaml").open("a") as fh:
+        fh.write("  thermography:\n    text: Thermography\n    codings: []\n    note: none\n")
+    text = GOOD + IMAGING.replace("computed_tomography", "thermography").replace(
+        "[skin_and_subcutaneous_tissue]", "[pelvis]"
+    )
+    with pytest.raises(CaseError) as info:
+        load_case(write_case(text), terminology=Terminology(tables))
+    (problem,) = info.value.problems
+    assert problem.field == "imaging[0].modality" and "no DICOM code" in problem.message

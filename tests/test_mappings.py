@@ -46,6 +46,12 @@ ALLOWED_SYSTEMS = {
     HL7_PREFIX + "v3-ObservationInterpretation",
     HL7_PREFIX + "v2-0074",
     HL7_PREFIX + "data-absent-reason",
+    HL7_PREFIX + "v3-ActCode",
+    HL7_PREFIX + "diagnosis-role",
+    HL7_PREFIX + "discharge-disposition",
+    HL7_PREFIX + "allergyintolerance-clinical",
+    HL7_PREFIX + "allergyintolerance-verification",
+    HL7_PREFIX + "v2-0487",
 }
 #: Acquisition modalities from DICOM PS3.16 CID 29 that an adapter might meet. "XR" is not a
 #: DICOM modality; "OT" is left out (not an acquisition modality in current CID 29).
@@ -76,7 +82,18 @@ EXPECTED_KEYS = {
         "hemoglobin_a1c",
         "age",
     },
-    "qualifiers": {"normal", "interpretation_normal", "interpretation_high"},
+    "qualifiers": {
+        "normal",
+        "absent",
+        "interpretation_normal",
+        "interpretation_high",
+        "laterality_left",
+        "laterality_right",
+        "laterality_bilateral",
+    },
+    "procedures": {"biopsy"},
+    "specimen_types": {"tissue"},
+    "social_history": {"tobacco_smoking_status"},
     "reports": {
         "radiography_report",
         "ct_report",
@@ -107,6 +124,7 @@ EXPECTED_KEYS = {
         "wk",
         "d",
         "h",
+        "min",
         "%",
         "mg/dL",
         "mmol/L",

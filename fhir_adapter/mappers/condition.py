@@ -12,15 +12,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from fhir_adapter.case import Condition, DateSpec
+from fhir_adapter.case import Condition, Time
 from fhir_adapter.mappers.context import MappingContext
 from fhir_adapter.narrative import join
 
 EXT = "http://hl7.org/fhir/StructureDefinition/"
 
 
-def _date_text(d: DateSpec) -> str:
-    text = f"about {d.date}" if d.approximate else d.date
+def _date_text(d: Time) -> str:
+    text = f"about {d.date}" if d.approximate else str(d.date)
     return f"{text} ({d.description})" if d.description else text
 
 
@@ -36,7 +36,7 @@ def map_condition(ctx: MappingContext, c: Condition) -> dict[str, Any]:
         ("Verification", c.verification),
         ("Diagnosed", _date_text(c.diagnosed) if c.diagnosed else None),
         ("Onset", _date_text(c.onset) if c.onset else None),
-        ("Body site", join(ctx.concept("body_sites", s).text for s in c.body_sites)),
+        ("Body site", join(ctx.concept("body_sites", s.site).text for s in c.body_sites)),
         (
             "Due to",
             join(ctx.concept("conditions", ctx.case.condition(k).concept).text for k in c.due_to),
@@ -67,7 +67,7 @@ def map_condition(ctx: MappingContext, c: Condition) -> dict[str, Any]:
     r["category"] = [ctx.cc("hl7", "category_" + c.category.replace("-", "_"))]
     r["code"] = concept.to_codeable_concept()
     if c.body_sites:
-        r["bodySite"] = [ctx.cc("body_sites", s) for s in c.body_sites]
+        r["bodySite"] = [ctx.cc("body_sites", s.site) for s in c.body_sites]
     r["subject"] = ctx.patient_ref()
     if c.onset:
         if c.onset.approximate:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from fhir_adapter.case import Case
+from fhir_adapter.case import Age, Case
 from fhir_adapter.ids import business_identifier, resource_uuid
 from fhir_adapter.narrative import narrative
 from fhir_adapter.terminology import Concept, Terminology
@@ -86,3 +86,29 @@ class MappingContext:
     def quantity_text(self, value: float | int, unit: str) -> str:
         """A Quantity as readable text, e.g. '20 milligram per day'."""
         return f"{value:g} {self.term.concept('units', unit).text}"
+
+    def age_text(self, age: Age) -> str:
+        """An age (exact or a range) as readable text: '37 year', '60 to 69 year'."""
+        if age.value is not None:
+            return self.quantity_text(age.value, age.unit)
+        unit = self.term.concept("units", age.unit).text
+        if age.low is not None and age.high is not None:
+            return f"{age.low:g} to {age.high:g} {unit}"
+        if age.low is not None:
+            return f"at least {age.low:g} {unit}"
+        return f"under {age.high:g} {unit}"
+
+    def age_value(self, age: Age, prefix: str) -> dict[str, Any]:
+        """``{<prefix>Age: ...}`` for an exact age, ``{<prefix>Range: ...}`` for a range."""
+        if age.value is not None:
+            return {
+                f"{prefix}Quantity" if prefix == "value" else f"{prefix}Age": self.quantity(
+                    age.value, age.unit
+                )
+            }
+        bounds = {
+            side: self.quantity(v, age.unit)
+            for side, v in (("low", age.low), ("high", age.high))
+            if v is not None
+        }
+        return {f"{prefix}Range": bounds}

@@ -19,7 +19,7 @@ from fhir_adapter.narrative import join
 def map_imaging_study(ctx: MappingContext, im: Imaging) -> dict[str, Any]:
     """The ImagingStudy for one imaging examination."""
     modality = ctx.concept("modalities", im.modality).coding().to_fhir()
-    regions = [ctx.concept("body_sites", s) for s in im.regions]
+    regions = [ctx.concept("body_sites", s.site) for s in im.regions]
     rows = [
         ("Modality", ctx.concept("modalities", im.modality).text),
         ("Description", im.description),

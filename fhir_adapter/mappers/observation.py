@@ -22,7 +22,7 @@ AGE_KEY = "age"
 def map_finding(ctx: MappingContext, f: Finding) -> dict[str, Any]:
     """The Observation for one finding."""
     concept = ctx.concept("findings", f.concept)
-    sites = [ctx.concept("body_sites", s) for s in f.body_sites]
+    sites = [ctx.concept("body_sites", s.site) for s in f.body_sites]
     rows = [
         ("Finding", concept.text),
         ("Category", f.category),
@@ -43,10 +43,11 @@ def map_finding(ctx: MappingContext, f: Finding) -> dict[str, Any]:
 def map_lab(ctx: MappingContext, lab: Lab) -> dict[str, Any]:
     """The Observation for one laboratory result."""
     concept = ctx.concept("labs", lab.concept)
-    if lab.quantity:
-        result = ctx.quantity_text(lab.quantity.value, lab.quantity.unit)
+    quantity = lab.result.quantity
+    if quantity:
+        result = ctx.quantity_text(quantity.value, quantity.unit)
     else:
-        result = ctx.concept("qualifiers", lab.qualitative or "").text
+        result = ctx.concept("qualifiers", lab.result.qualitative or "").text
     interp = ctx.concept("qualifiers", lab.interpretation) if lab.interpretation else None
     rows = [
         ("Test", concept.text),
@@ -62,10 +63,10 @@ def map_lab(ctx: MappingContext, lab: Lab) -> dict[str, Any]:
     r["subject"] = ctx.patient_ref()
     if lab.date and not lab.date.approximate:
         r["effectiveDateTime"] = lab.date.date
-    if lab.quantity:
-        r["valueQuantity"] = ctx.quantity(lab.quantity.value, lab.quantity.unit)
+    if quantity:
+        r["valueQuantity"] = ctx.quantity(quantity.value, quantity.unit)
     else:
-        r["valueCodeableConcept"] = ctx.cc("qualifiers", lab.qualitative or "")
+        r["valueCodeableConcept"] = ctx.cc("qualifiers", lab.result.qualitative or "")
     if interp:
         r["interpretation"] = [interp.to_codeable_concept()]
     if lab.description:
@@ -79,12 +80,12 @@ def map_age(ctx: MappingContext) -> list[dict[str, Any]]:
     if age is None:
         return []
     concept = ctx.concept("labs", AGE_KEY)
-    rows = [("Age", ctx.quantity_text(age.value, age.unit)), ("When", age.context)]
+    rows = [("Age", ctx.age_text(age)), ("When", age.context)]
     r = ctx.base("Observation", f"{PATIENT_KEY}-{AGE_KEY}", "Observation", rows)
     r["status"] = "final"
     r["code"] = concept.to_codeable_concept()
     r["subject"] = ctx.patient_ref()
-    r["valueQuantity"] = ctx.quantity(age.value, age.unit)
+    r.update(ctx.age_value(age, "value"))
     if age.context:
         r["note"] = [{"text": f"Age {age.context}."}]
     return [r]

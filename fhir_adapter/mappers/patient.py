@@ -13,7 +13,7 @@ def map_patient(ctx: MappingContext) -> list[dict[str, Any]]:
     age = p.age
     rows = [
         ("Sex", p.sex),
-        ("Age", f"{ctx.quantity_text(age.value, age.unit)} ({age.context})" if age else None),
+        ("Age", f"{ctx.age_text(age)} ({age.context})" if age else None),
         ("Birth date", "not reported"),
         ("Case", ctx.case.title),
     ]

@@ -1,0 +1,373 @@
+"""Format /2: every new part loads into the model; every contradiction is named with line and fix."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from fhir_adapter.case import BodySite, load_case, parse_case
+from fhir_adapter.errors import CaseError
+
+FULL = """\
+format: fhir-adapter-case/2
+id: full-v2-case
+title: Every part of format 2
+source: {kind: made-up test case, doi: 10.1000/xyz123, url: https://example.org/case}
+patient:
+  sex: female
+  age: {low: 60, high: 69, unit: a, context: at admission}
+encounters:
+  - key: ed
+    class: emergency
+    start: {date: 2021-03-02}
+    reasons: [ulcer]
+  - key: stay
+    class: inpatient
+    part_of: ed
+    start: {relative_to: ed, direction: at}
+    length: {value: 9, unit: d}
+    diagnoses: [sle, {condition: infection_ruled_out, role: admission}]
+    discharge: home
+conditions:
+  - key: sle
+    concept: systemic_lupus_erythematosus
+    onset: {relative_to: ed, direction: before, offset: {value: 6, unit: mo, approximate: true}}
+    body_sites: [{site: knee, laterality: left}, thigh]
+    due_to: [pred]
+    encounter: stay
+  - key: infection_ruled_out
+    concept: lupus_panniculitis
+    verification: refuted
+  - key: maybe
+    concept: calcinosis_cutis_universalis
+    verification: differential
+findings:
+  - key: ulcer
+    concept: skin_ulcer
+    category: exam
+    description: An ulcer of 2 cm over the left knee.
+    body_sites: [{site: knee, laterality: left}]
+    value: {value: 2, unit: cm}
+    time: {relative_to: pred, direction: after, offset: {value: 3, unit: d}}
+    encounter: ed
+  - key: no_plaques
+    concept: skin_plaques
+    category: exam
+    description: No plaques.
+    present: false
+labs:
+  - key: base_excess
+    concept: serum_calcium
+    result: {value: -4.5, unit: mmol/L}
+    reference_range: {low: -2, high: 2}
+    interpretation: interpretation_low
+    specimen: blood
+    date: {relative_to: stay, direction: at}
+imaging:
+  - key: xr
+    modality: plain_radiography
+    report_code: radiography_report
+    status: available
+    date: {date: 2021-03-02}
+    regions: [{site: knee, laterality: left}]
+    findings: []
+pathology:
+  - key: histo
+    report_code: pathology_report
+    specimens: [skin]
+    findings: []
+procedures:
+  - key: skin_biopsy
+    concept: biopsy
+    body_sites: [{site: knee, laterality: left}]
+    time: {relative_to: stay, direction: after, offset: {value: 2, unit: d}}
+    reasons: [sle]
+    reports: [histo]
+    encounter: stay
+specimens:
+  - key: skin
+    type: tissue
+    site: {site: knee, laterality: left}
+    procedure: skin_biopsy
+    collected: {relative_to: skin_biopsy, direction: at}
+  - key: blood
+    type: tissue
+medications:
+  - key: pred
+    concept: prednisolone
+    status: stopped
+    start: {date: 2021-02}
+    phases:
+      - {daily_dose: {value: 60, unit: mg/d}, duration: {value: 2, unit: wk}}
+      - {daily_dose: {value: 40, unit: mg/d}, start: {relative_to: pred, direction: after, offset: {value: 2, unit: wk}}}
+    stopped_due_to: [ulcer]
+allergies:
+  - key: pred_allergy
+    medication: pred
+    type: intolerance
+    criticality: low
+    onset: {relative_to: pred, direction: after, offset: {value: 3, unit: d}}
+    reactions:
+      - {manifestations: [ulcer], severity: moderate}
+social_history:
+  - key: smoking
+    concept: tobacco_smoking_status
+    result: {qualitative: absent}
+"""
+
+
+def test_every_part_of_format_2_loads(write_case: Callable[..., Path]) -> None:
+    case = load_case(write_case(FULL))
+    assert case.version == 2
+    assert case.patient.age is not None and (case.patient.age.low, case.patient.age.high) == (
+        60,
+        69,
+    )
+    ed, stay = case.encounters
+    assert (ed.class_, stay.part_of, stay.length and stay.length.value) == ("emergency", "ed", 9)
+    assert stay.diagnoses[0].condition == "sle" and stay.diagnoses[1].role == "admission"
+    sle, refuted, differential = case.conditions
+    assert sle.body_sites == (BodySite(site="knee", laterality="left"), BodySite(site="thigh"))
+    assert sle.onset is not None and sle.onset.offset is not None
+    assert (sle.onset.relative_to, sle.onset.direction, sle.onset.offset.approximate) == (
+        "ed",
+        "before",
+        True,
+    )
+    # differential and refuted diagnoses get no invented clinical status
+    assert (refuted.clinical_status, refuted.category) == (None, "encounter-diagnosis")
+    assert (differential.clinical_status, differential.category) == (None, "encounter-diagnosis")
+    assert sle.clinical_status == "active" and sle.category == "problem-list-item"
+    ulcer, no_plaques = case.findings
+    assert ulcer.value is not None and ulcer.value.value == 2 and not no_plaques.present
+    (lab,) = case.labs
+    assert lab.result.value == -4.5 and lab.reference_range is not None
+    assert lab.reference_range.low == -2
+    (med,) = case.medications
+    assert [p.daily_dose.value for p in med.phases if p.daily_dose] == [60, 40]
+    (allergy,) = case.allergies
+    assert allergy.reactions[0].manifestations == ("ulcer",)
+    assert case.social_history[0].result.qualitative == "absent"
+    assert case.kind("skin") == "specimen" and case.item("skin_biopsy").concept == "biopsy"
+
+
+def test_format_1_files_keep_format_1_defaults() -> None:
+    text = (
+        FULL.split("encounters:")[0]
+        .replace("/2", "/1")
+        .replace(
+            "source: {kind: made-up test case, doi: 10.1000/xyz123, url: https://example.org/case}\n",
+            "",
+        )
+    )
+    text = text.replace(
+        "{low: 60, high: 69, unit: a, context: at admission}", "{value: 61, unit: a}"
+    )
+    text += (
+        "conditions:\n  - key: d\n    concept: lupus_panniculitis\n    verification: differential\n"
+    )
+    case = parse_case(text)
+    assert case.version == 1
+    (c,) = case.conditions
+    assert (c.clinical_status, c.category) == ("active", "problem-list-item")
+
+
+def _problems(text: str) -> list[tuple[int | None, str | None, str]]:
+    with pytest.raises(CaseError) as info:
+        parse_case(text, source="c.yaml")
+    for p in info.value.problems:
+        assert p.fix, f"no fix for {p}"
+        assert p.file == "c.yaml"
+    return [(p.line, p.field, p.message) for p in info.value.problems]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field", "words"),
+    [
+        # references
+        (
+            "reasons: [ulcer]",
+            "reasons: [nope]",
+            "encounters[0].reasons[0]",
+            "not a condition or finding key",
+        ),
+        (
+            "due_to: [pred]",
+            "due_to: [ed]",
+            "conditions[0].due_to[0]",
+            "not a condition, medication or procedure key",
+        ),
+        (
+            "{relative_to: ed, direction: at}",
+            "{relative_to: edx, direction: at}",
+            "encounters[1].start.relative_to",
+            "not an allergy, condition",
+        ),
+        (
+            "specimens: [skin]",
+            "specimens: [histo]",
+            "pathology[0].specimens[0]",
+            "not a specimen key",
+        ),
+        # concepts, laterality and units
+        (
+            "laterality: left}, thigh]",
+            "laterality: left}, thighs]",
+            "conditions[0].body_sites[1]",
+            "'thighs' is not in mappings/body_sites.yaml",
+        ),
+        (
+            "{value: 2, unit: cm}",
+            "{value: 2, unit: cms}",
+            "findings[0].value.unit",
+            "not in mappings/units.yaml",
+        ),
+        (
+            "concept: biopsy",
+            "concept: biopsy_x",
+            "procedures[0].concept",
+            "not in mappings/procedures.yaml",
+        ),
+        (
+            "[{site: knee, laterality: left}, thigh]",
+            "[{site: knee, laterality: up}]",
+            "conditions[0].body_sites[0].laterality",
+            "'up' is not allowed",
+        ),
+        # times
+        (
+            "{date: 2021-03-02}\n    reasons",
+            "{date: 2021-02-30}\n    reasons",
+            "encounters[0].start.date",
+            "not a possible date",
+        ),
+        (
+            "{relative_to: ed, direction: at}",
+            "{relative_to: ed}",
+            "encounters[1].start",
+            "needs 'direction'",
+        ),
+        (
+            "{relative_to: ed, direction: at}",
+            "{date: 2021, direction: at}",
+            "encounters[1].start.direction",
+            "'direction' needs 'relative_to'",
+        ),
+        (
+            "{relative_to: ed, direction: at}",
+            "{relative_to: ed, direction: at, offset: {value: 1, unit: d}}",
+            "encounters[1].start.offset",
+            "offset makes no sense",
+        ),
+        (
+            "{relative_to: ed, direction: at}",
+            "{relative_to: stay, direction: at}",
+            "encounters[1].start.relative_to",
+            "relative to itself",
+        ),
+        (
+            "{relative_to: ed, direction: at}",
+            "{relative_to: ed, date: 2021, direction: at}",
+            "encounters[1].start",
+            "only one of: date, relative_to",
+        ),
+        (
+            "start: {date: 2021-03-02}",
+            "start: {relative_to: stay, direction: before, offset: {value: 1, unit: d}}",
+            "encounters[0].start.relative_to",
+            "in a loop: ed (start) -> stay (start) -> ed (start)",
+        ),
+        (
+            "{value: 6, unit: mo, approximate: true}",
+            "{value: 6, low: 5, unit: mo}",
+            "conditions[0].onset.offset",
+            "value, or low/high, not both",
+        ),
+        (
+            "collected: {relative_to: skin_biopsy, direction: at}",
+            "collected: {relative_to: skin_biopsy, anchor: end, direction: at}",
+            "specimens[0].collected.anchor",
+            "which has no end time",
+        ),
+        # combinations
+        (
+            "    phases:\n",
+            "    daily_dose: {value: 1, unit: mg/d}\n    phases:\n",
+            "medications[0].daily_dose",
+            "'daily_dose' and 'phases' are both given",
+        ),
+        (
+            "    medication: pred\n",
+            "    concept: prednisolone\n    medication: pred\n",
+            "allergies[0].concept",
+            "both medication and concept",
+        ),
+        (
+            "{manifestations: [ulcer], severity: moderate}",
+            "{manifestations: [], severity: moderate}",
+            "allergies[0].reactions[0].manifestations",
+            "at least one manifestation",
+        ),
+        (
+            "    present: false\n",
+            "    present: false\n    value: {value: 1, unit: cm}\n",
+            "findings[1].present",
+            "absent finding cannot have a value",
+        ),
+        (
+            "reference_range: {low: -2, high: 2}",
+            "reference_range: {low: 2, high: -2}",
+            "labs[0].reference_range.low",
+            "low 2 is above high -2",
+        ),
+        (
+            "    verification: refuted\n",
+            "    verification: refuted\n    category: problem-list-item\n",
+            "conditions[1]",
+            "needs a clinical status",
+        ),
+        ("    part_of: ed\n", "    part_of: stay\n", "encounters[1].part_of", "part of itself"),
+        # schema
+        ("class: emergency", "class: er", "encounters[0].class", "'er' is not allowed"),
+        ("status: available", "status: done", "imaging[0].status", "'done' is not allowed"),
+        (
+            "{low: 60, high: 69, unit: a, context: at admission}",
+            "{unit: a}",
+            "patient.age",
+            "needs one of: value, low, high",
+        ),
+        (
+            "{relative_to: ed, direction: at}",
+            "{description: soon}",
+            "encounters[1].start",
+            "needs one of: date, age, relative_to",
+        ),
+        ("doi: 10.1000/xyz123", "doi: xyz", "source.doi", "wrong form"),
+    ],
+)
+def test_each_format_2_problem_is_named(old: str, new: str, field: str, words: str) -> None:
+    assert old in FULL, old
+    text = FULL.replace(old, new, 1)
+    problems = _problems(text)
+    hit = [p for p in problems if p[1] == field]
+    assert hit, problems
+    assert words in hit[0][2], problems
+    # the line is the one holding the changed text
+    expected = FULL[: FULL.index(old)].count("\n") + 1
+    if field == "conditions[1]":  # a missing field: the item's own line
+        expected = FULL[: FULL.index("key: infection_ruled_out")].count("\n") + 1
+    assert hit[0][0] == expected, (hit, expected)
+
+
+def test_negative_and_zero_results_are_values_in_format_2() -> None:
+    text = FULL.replace("{value: -4.5, unit: mmol/L}", "{value: 0, unit: mmol/L}")
+    assert parse_case(text).labs[0].result.value == 0
+
+
+def test_format_2_conversion_is_refused_until_its_mappers_exist() -> None:
+    from fhir_adapter.convert import convert
+
+    with pytest.raises(CaseError, match="not available yet"):
+        convert(parse_case(FULL))
