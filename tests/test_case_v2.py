@@ -216,19 +216,19 @@ def _problems(text: str) -> list[tuple[int | None, str | None, str]]:
             "laterality: left}, thigh]",
             "laterality: left}, thighs]",
             "conditions[0].body_sites[1]",
-            "'thighs' is not in mappings/body_sites.yaml",
+            "'thighs' is not in table 'body_sites'",
         ),
         (
             "{value: 2, unit: cm}",
             "{value: 2, unit: cms}",
             "findings[0].value.unit",
-            "not in mappings/units.yaml",
+            "not in table 'units'",
         ),
         (
             "concept: biopsy",
             "concept: biopsy_x",
             "procedures[0].concept",
-            "not in mappings/procedures.yaml",
+            "not in table 'procedures'",
         ),
         (
             "[{site: knee, laterality: left}, thigh]",
