@@ -1,10 +1,14 @@
 """pytest plugin: assert FHIR validity in your tests, or collect FHIR files as test items.
 
-- ``assert_valid_fhir(obj, warnings_as_errors=False)``: raises AssertionError with a short
-  readable list (resource, path, line, rule, message, fix), reported at the caller's line.
-- ``fhir_validator`` fixture: a session-wide :class:`~fhir_adapter.validation.Validator`.
+- ``assert_valid_fhir(obj, warnings_as_errors=False, igs=(), profiles=())``: raises
+  AssertionError with a short readable list (resource, path, line, rule, message, fix), reported
+  at the caller's line; ``igs`` / ``profiles`` (and ``strict_extensions``,
+  ``strict_terminology``) validate against IG profiles too.
+- ``fhir_validator`` fixture: a session-wide :class:`~fhir_adapter.validation.Validator`,
+  configured by ``--fhir-ig`` / ``--fhir-profile`` / ``--fhir-strict-extensions`` /
+  ``--fhir-strict-terminology``, or by overriding the ``fhir_validator_options`` fixture.
 - ``pytest --fhir-files DIR``: every ``*.json`` / ``*.ndjson`` file under DIR becomes test
-  items (one per NDJSON line) that fail with the validator's report.
+  items (one per NDJSON line) that fail with the validator's report (with the same IG options).
 - ``fhir_local_server`` fixture: a throw-away FHIR R4 server on 127.0.0.1 for the session
   (sekmet-fhir, from the ``test`` extra), yielding its base URL, to post to in integration tests.
 
@@ -30,35 +34,62 @@ def _report_text(report: Any, warnings_as_errors: bool) -> str:
     return head + "\n" + short_list(shown)
 
 
-def assert_valid_fhir(obj: Any, *, warnings_as_errors: bool = False, validator: Any = None) -> None:
-    """Assert that a resource/bundle/JSON text/path is valid FHIR R4 (no errors; optionally no warnings).
+def assert_valid_fhir(
+    obj: Any,
+    *,
+    warnings_as_errors: bool = False,
+    validator: Any = None,
+    igs: Any = (),
+    profiles: Any = (),
+    **options: bool,
+) -> None:
+    """Assert that a resource/bundle/JSON text/path is valid FHIR R4 (no errors; optionally no
+    warnings), and conforms to the profiles it claims in the given IGs (and to ``profiles``).
 
     A failure is reported at the caller's line, with a short list of the issues.
     """
     __tracebackhide__ = True  # pytest shows the user's assert_valid_fhir(...) line, not ours
     if validator is None:
-        validator = _shared_validator()
+        validator = _shared_validator(igs=tuple(igs), profiles=tuple(profiles), **options)
     report = validator.validate(obj)
     if not report.ok or (warnings_as_errors and report.warnings):
         raise AssertionError(_report_text(report, warnings_as_errors))
 
 
-_VALIDATOR: Any = None
+_VALIDATORS: dict[Any, Any] = {}
 
 
-def _shared_validator() -> Any:
-    global _VALIDATOR
-    if _VALIDATOR is None:
+def _shared_validator(**options: Any) -> Any:
+    """One Validator per configuration for the whole session (compiling one is the slow part)."""
+    key = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in options.items()))
+    got = _VALIDATORS.get(key)
+    if got is None:
         from fhir_adapter.validation import Validator
 
-        _VALIDATOR = Validator()
-    return _VALIDATOR
+        got = _VALIDATORS[key] = Validator(**options)
+    return got
+
+
+def _options(config: pytest.Config) -> dict[str, Any]:
+    return {
+        "igs": tuple(config.getoption("--fhir-ig") or ()),
+        "profiles": tuple(config.getoption("--fhir-profile") or ()),
+        "strict_extensions": bool(config.getoption("--fhir-strict-extensions")),
+        "strict_terminology": bool(config.getoption("--fhir-strict-terminology")),
+    }
 
 
 @pytest.fixture(scope="session")
-def fhir_validator() -> Any:
+def fhir_validator_options(pytestconfig: pytest.Config) -> dict[str, Any]:
+    """Keyword arguments for the session's Validator (from the --fhir-* options); override this
+    fixture in a conftest.py to configure ``fhir_validator`` in code."""
+    return _options(pytestconfig)
+
+
+@pytest.fixture(scope="session")
+def fhir_validator(fhir_validator_options: dict[str, Any]) -> Any:
     """A Validator compiled once for the test session."""
-    return _shared_validator()
+    return _shared_validator(**fhir_validator_options)
 
 
 @pytest.fixture(scope="session")
@@ -89,6 +120,30 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=[],
         metavar="DIR",
         help="collect *.json and *.ndjson FHIR files under DIR as validation test items",
+    )
+    group.addoption(
+        "--fhir-ig",
+        action="append",
+        default=[],
+        metavar="NAME#VERSION|PATH",
+        help="load an IG package for FHIR validation (us-core, ips, name#version, .tgz; repeatable)",
+    )
+    group.addoption(
+        "--fhir-profile",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="validate every resource of the profile's type against it (repeatable)",
+    )
+    group.addoption(
+        "--fhir-strict-extensions",
+        action="store_true",
+        help="extensions whose definition is not loaded are errors",
+    )
+    group.addoption(
+        "--fhir-strict-terminology",
+        action="store_true",
+        help="codes that cannot be checked against their value set offline are errors",
     )
 
 
@@ -131,7 +186,7 @@ class FhirItem(pytest.Item):
         self.line = line
 
     def runtest(self) -> None:
-        validator = _shared_validator()
+        validator = _shared_validator(**_options(self.config))
         source = self.text if self.text is not None else self.path.read_text(encoding="utf-8")
         report = validator.validate_text(source, source=str(self.path))
         if self.line is not None:  # an NDJSON line: positions on the file's line

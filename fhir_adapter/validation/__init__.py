@@ -8,6 +8,11 @@ text/bytes, or a path to a ``.json`` / ``.ndjson`` file, and returns a
 Layers (all on by default): ``json``, ``structure``, ``primitives``, ``bindings``, ``codes``,
 ``invariants``, ``references``, ``bundle``. Rules come from tables generated from the official
 R4 definitions (see ``fhir_adapter/validation/generate.py``).
+
+Profiles: ``igs=["us-core", "hl7.fhir.uv.ips#1.1.0", "path/to/package.tgz"]`` loads IG packages
+(and their dependencies); every loaded profile a resource claims in ``meta.profile`` is checked,
+and ``profiles=[url, ...]`` applies profiles to every resource of their type. R4 core profiles
+(vitalsigns, bp, ...) are always available. See ``fhir_adapter/validation/profiles/``.
 """
 
 from __future__ import annotations
@@ -41,13 +46,52 @@ def _layers(only: Iterable[str] | None, skip: Iterable[str] | None) -> frozenset
 
 
 class Validator:
-    """A validator compiled once for a set of layers; reuse it for many inputs."""
+    """A validator compiled once for a set of layers and IGs; reuse it for many inputs.
+
+    ``igs``: packages to load (``"us-core"``, ``"ips"``, ``"name#version"``, or a path to a
+    ``.tgz`` / package folder); ``profiles``: canonical URLs applied to every resource of their
+    type; ``strict_extensions``: an extension whose definition is not loaded is an error (default
+    a warning); ``strict_terminology``: a code whose membership cannot be decided offline is an
+    error (default a warning); ``must_support``: report empty must-support elements (information).
+    Raises :class:`~fhir_adapter.errors.InputError` for a package or profile that cannot be found.
+    """
 
     def __init__(
-        self, *, only: Iterable[str] | None = None, skip: Iterable[str] | None = None
+        self,
+        *,
+        only: Iterable[str] | None = None,
+        skip: Iterable[str] | None = None,
+        igs: Iterable[str] = (),
+        profiles: Iterable[str] = (),
+        strict_extensions: bool = False,
+        strict_terminology: bool = False,
+        must_support: bool = False,
     ) -> None:
         self.layers = _layers(only, skip)
-        self._walker = Walker(self.layers)
+        self._options: dict[str, Any] = {
+            "profiles": [str(p) for p in profiles],
+            "strict_extensions": strict_extensions,
+            "strict_terminology": strict_terminology,
+            "must_support": must_support,
+        }
+        self.igs = [str(i) for i in igs]
+        self._profiles: Any = None
+        if self.igs or any(self._options.values()):
+            self._profiles = self._profile_layer()
+        self._walker = Walker(self.layers, self._profiles)
+
+    def _profile_layer(self) -> Any:
+        from fhir_adapter.validation.profiles.load import Loader
+        from fhir_adapter.validation.profiles.walk import ProfileLayer
+
+        return ProfileLayer(Loader().load(self.igs), **self._options)
+
+    @property
+    def profile_set(self) -> Any:
+        """The loaded packages and their profiles (R4 core's included), loading them if needed."""
+        if self._profiles is None:
+            self._profiles = self._profile_layer()
+        return self._profiles.pset
 
     def validate(self, obj: Any, *, source: str | None = None) -> Report:
         """Validate a dict, model, JSON text/bytes, or path; every issue in one Report."""
@@ -73,7 +117,12 @@ class Validator:
             or (resource.get("resourceType") if isinstance(resource, dict) else None)
             or "Resource"
         )
-        self._walker.resource(resource, root if isinstance(root, str) else "Resource", issues)
+        root = root if isinstance(root, str) else "Resource"
+        self._walker.resource(resource, root, issues)
+        if self._profiles is None and _claims_profiles(resource):
+            self._profiles = self._profile_layer()  # R4 core profiles, for meta.profile claims
+        if self._profiles is not None and isinstance(resource, dict) and "profiles" in self.layers:
+            self._profiles.check(resource, root, issues)
         if issues:
             issues = _with_resources(issues, resource)
         return Report(issues, source)
@@ -153,6 +202,24 @@ class Validator:
                     size = 0
 
 
+def _claims_profiles(resource: Any) -> bool:
+    """Whether a resource, or any entry of a bundle, claims a profile in meta.profile."""
+    if not isinstance(resource, dict):
+        return False
+    meta = resource.get("meta")
+    if isinstance(meta, dict) and meta.get("profile"):
+        return True
+    entries = resource.get("entry") if resource.get("resourceType") == "Bundle" else None
+    if isinstance(entries, list):
+        for e in entries:
+            r = e.get("resource") if isinstance(e, dict) else None
+            if isinstance(r, dict):
+                m = r.get("meta")
+                if isinstance(m, dict) and m.get("profile"):
+                    return True
+    return False
+
+
 def _with_position(issue: Issue, positions: dict[str, tuple[int, int]]) -> Issue:
     """The issue with the line and column of its path (or of its nearest mapped ancestor)."""
     if issue.line is not None:
@@ -218,12 +285,31 @@ _DEFAULT: Validator | None = None
 
 
 def validate(
-    obj: Any, *, only: Iterable[str] | None = None, skip: Iterable[str] | None = None
+    obj: Any,
+    *,
+    only: Iterable[str] | None = None,
+    skip: Iterable[str] | None = None,
+    igs: Iterable[str] = (),
+    profiles: Iterable[str] = (),
+    **options: bool,
 ) -> Report:
-    """Validate a resource, bundle, JSON text or file path with all (or the chosen) layers."""
+    """Validate a resource, bundle, JSON text or file path with all (or the chosen) layers,
+    against base R4 and the profiles of the given IGs (see :class:`Validator`)."""
     global _DEFAULT
-    if only is None and skip is None:
+    igs, profiles = tuple(igs), tuple(profiles)
+    if only is None and skip is None and not igs and not profiles and not any(options.values()):
         if _DEFAULT is None:
             _DEFAULT = Validator()
         return _DEFAULT.validate(obj)
-    return Validator(only=only, skip=skip).validate(obj)
+    key = (tuple(only or ()), tuple(skip or ()), igs, profiles, tuple(sorted(options.items())))
+    validator = _CACHED.get(key)
+    if validator is None:
+        if len(_CACHED) >= 8:
+            _CACHED.clear()
+        validator = _CACHED[key] = Validator(
+            only=only, skip=skip, igs=igs, profiles=profiles, **options
+        )
+    return validator.validate(obj)
+
+
+_CACHED: dict[tuple[Any, ...], Validator] = {}

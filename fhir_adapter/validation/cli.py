@@ -10,7 +10,9 @@ import argparse
 import sys
 from typing import Any
 
-LAYER_NAMES = "json,structure,extensions,primitives,bindings,codes,invariants,references,bundle"
+LAYER_NAMES = (
+    "json,structure,extensions,primitives,bindings,codes,invariants,references,bundle,profiles"
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,6 +37,43 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--warnings-as-errors", action="store_true", help="exit 1 on warnings too")
     parser.add_argument("--only", help=f"comma-separated layers to run ({LAYER_NAMES})")
     parser.add_argument("--skip", help="comma-separated layers to skip")
+    profiles = parser.add_argument_group(
+        "profiles", "IGs and profiles (defaults from the validate: section of fhir-adapter.yaml)"
+    )
+    profiles.add_argument(
+        "--ig",
+        action="append",
+        default=None,
+        metavar="NAME#VERSION|PATH",
+        help="load an IG package: us-core (6.1.0), ips (1.1.0), hl7.fhir.us.core#3.1.1, a .tgz or "
+        "a package folder (repeatable); resources are checked against the profiles they claim",
+    )
+    profiles.add_argument(
+        "--profile",
+        action="append",
+        default=None,
+        metavar="URL",
+        help="check every resource of the profile's type against it (repeatable)",
+    )
+    profiles.add_argument(
+        "--strict-extensions",
+        action="store_true",
+        default=None,
+        help="an extension whose definition is not loaded is an error (default: a warning)",
+    )
+    profiles.add_argument(
+        "--strict-terminology",
+        action="store_true",
+        default=None,
+        help="a code that cannot be checked offline against its value set is an error "
+        "(default: a warning)",
+    )
+    profiles.add_argument(
+        "--must-support",
+        action="store_true",
+        default=None,
+        help="report must-support elements left empty (information, never an error)",
+    )
 
 
 def _split(v: str | None) -> list[str] | None:
@@ -98,7 +137,9 @@ def run(args: argparse.Namespace) -> int:
     from fhir_adapter.validation import Validator
     from fhir_adapter.validation.formats import RENDERERS, FileResult
 
-    validator = Validator(only=_split(args.only), skip=_split(args.skip))
+    from fhir_adapter.validation.config import profile_options
+
+    validator = Validator(only=_split(args.only), skip=_split(args.skip), **profile_options(args))
     inputs = _inputs(args.files)
     sizes = [p.stat().st_size if isinstance(p, Path) else 0 for p in inputs]
     results: list[FileResult] = []

@@ -55,6 +55,7 @@ LAYERS = (
     "invariants",
     "references",
     "bundle",
+    "profiles",
 )
 
 QUANTITY_TYPES = frozenset(
@@ -102,8 +103,11 @@ class _Plan:
 class Walker:
     """Validates resources against the compiled R4 tables; one instance serves many resources."""
 
-    def __init__(self, layers: frozenset[str]) -> None:
+    def __init__(self, layers: frozenset[str], profiles: Any = None) -> None:
         self.layers = layers
+        #: the profile layer (``profiles.walk.ProfileLayer``) when IGs are loaded: its extension
+        #: definitions join the core ones, and each extension is checked against its definition
+        self.profiles = profiles
         t = tables()
         self.types: dict[str, Any] = t["types"]
         self.primitives: dict[str, Any] = t["primitives"]
@@ -118,6 +122,8 @@ class Walker:
             and {"version", "publisher"} <= set(self.types[rt]["el"])
         )
         self.extensions: dict[str, Any] = t.get("extensions", {})
+        if profiles is not None:
+            self.extensions = {**self.extensions, **profiles.pset.extension_rows()}
         self._scopes: dict[str, ResourceScope] = {}  # resource path -> what its walk gathered
         self._plans: dict[str, _Plan] = {}
         self._clean_codings: set[tuple[str, str, str | None]] = set()  # Codings without issues
@@ -725,23 +731,11 @@ class Walker:
         url = ext.get("url")
         if isinstance(url, str) and "extensions" in self.layers and not _nested_extension(p):
             known = self.extensions.get(url)
-            # HL7's cross-version (/fhir/5.0/...) and tooling extensions are known to the official
-            # validator without an IG; only core-namespace and foreign URLs must resolve here.
-            hl7_other = url.startswith("http://hl7.org/fhir/") and not url.startswith(
-                "http://hl7.org/fhir/StructureDefinition/"
-            )
-            if known is None and not hl7_other:
-                issues.append(
-                    Issue(
-                        "error",
-                        "extension",
-                        p,
-                        f"extension {url} is unknown (not an R4 core extension), so it is not allowed here",
-                        "use a core extension, or validate against the IG that defines it (or --skip extensions)",
-                        family="structure",
-                    )
-                )
-            elif known is not None and known["types"]:
+            if known is None:
+                issues.append(unknown_extension(url, p, self.profiles))
+            elif self.profiles is not None:  # checked against its definition: value, sub-extensions
+                self.profiles.check_extension(ext, url, p, issues)
+            elif known["types"]:
                 allowed = {a[0].upper() + a[1:] for a in known["types"]}
                 for k in ext:
                     if k.startswith("value") and k[5:6].isupper() and k[5:] not in allowed:
@@ -930,6 +924,20 @@ def _attachment(item: dict[str, Any], p: str, issues: list[Issue]) -> None:
                     family="structure",
                 )
             )
+
+
+def unknown_extension(url: str, p: str, profiles: Any) -> Issue:
+    """An extension whose definition is not loaded: a warning whatever its domain (an error with
+    strict extensions), since it cannot be checked."""
+    strict = profiles is not None and profiles.strict_extensions
+    return Issue(
+        "error" if strict else "warning",
+        "extension",
+        p,
+        f"extension {url} not checked: its definition is not loaded",
+        "load its IG with --ig (or igs=[...]); a core R4 extension URL may be misspelt",
+        family="structure",
+    )
 
 
 def _nested_extension(path: str) -> bool:

@@ -65,3 +65,49 @@ def test_local_server_fixture_for_users(pytester: pytest.Pytester) -> None:
     )
     result = pytester.runpytest("test_push.py")
     result.assert_outcomes(passed=1)
+
+
+US_CORE_PATIENT = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-patient"
+CLAIMING = {**GOOD, "meta": {"profile": [US_CORE_PATIENT]}}
+
+
+def test_assert_valid_fhir_with_igs_and_profiles() -> None:
+    assert_valid_fhir(CLAIMING)  # base R4 only: the claim is not checked (a warning)
+    with pytest.raises(AssertionError, match="profile-not-loaded"):
+        assert_valid_fhir(CLAIMING, warnings_as_errors=True)
+    with pytest.raises(AssertionError) as info:
+        assert_valid_fhir(CLAIMING, igs=["us-core"])
+    assert "us-core-patient|6.1.0" in str(info.value) and "Patient.identifier" in str(info.value)
+    with pytest.raises(AssertionError, match="Patient.identifier"):
+        assert_valid_fhir(GOOD, igs=["us-core"], profiles=[US_CORE_PATIENT])
+
+
+def test_fixture_with_igs(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_y=f"""
+        def test_fixture_loads_the_ig(fhir_validator):
+            assert not fhir_validator.validate({json.dumps(CLAIMING)!r}).ok
+        """
+    )
+    pytester.runpytest("test_y.py", "--fhir-ig", "us-core").assert_outcomes(passed=1)
+    pytester.runpytest("test_y.py").assert_outcomes(failed=1)
+    pytester.makeconftest(
+        """
+        import pytest
+
+        @pytest.fixture(scope="session")
+        def fhir_validator_options():
+            return {"igs": ["us-core"]}
+        """
+    )
+    pytester.runpytest("test_y.py").assert_outcomes(passed=1)
+
+
+def test_fhir_files_with_igs(pytester: pytest.Pytester) -> None:
+    data = pytester.mkdir("fhir")
+    (data / "claims.json").write_text(json.dumps(CLAIMING))
+    result = pytester.runpytest("--fhir-files", str(data))
+    result.assert_outcomes(passed=1)
+    result = pytester.runpytest("--fhir-files", str(data), "--fhir-ig", "us-core")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*us-core-patient|6.1.0*"])

@@ -1,0 +1,2 @@
+"""Profile validation: IG packages compiled to tables, and the walk that checks resources
+against them (see ``packages``, ``generate``, ``load``, ``walk``)."""

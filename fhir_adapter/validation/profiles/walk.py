@@ -1,0 +1,518 @@
+"""The profile walk: applies loaded profiles to resources, visiting only constrained elements.
+
+Which profiles apply: every loaded profile a resource claims in ``meta.profile`` (``|version``
+honoured; a claim of a profile that is not loaded is a warning), and every requested profile
+whose type is the resource's (top-level resources, bundle entries and contained resources).
+Per element: cardinality, type restriction, fixed / pattern, binding (three-valued, see
+``terminology``), maxLength, target profiles of references (resolved inside the bundle), nested
+type profiles, constraints (FHIRPath), slicing (see ``slicing``), mustSupport (information only,
+on request). Extensions are checked against their definitions by the engine's extension hook
+(:meth:`ProfileLayer.check_extension`), wherever they are.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fhir_adapter.errors import InputError
+from fhir_adapter.validation.profiles import checks as F
+from fhir_adapter.validation.profiles.load import ProfileSet
+from fhir_adapter.validation.profiles.nodes import Node, Profile
+from fhir_adapter.validation.profiles.slicing import Matcher, fixed_matches, pattern_matches
+from fhir_adapter.validation.profiles.terminology import Terminology
+from fhir_adapter.validation.report import Issue
+from fhir_adapter.validation.tables import tables
+
+_CORE_SD = "http://hl7.org/fhir/StructureDefinition/"
+#: Types a binding applies to (choice suffixes are capitalised).
+_BINDABLE = frozenset(
+    {"code", "Code", "Coding", "CodeableConcept", "Quantity", "string", "String", "uri", "Uri"}
+)
+
+
+def _suffixes() -> frozenset[str]:
+    t = tables()
+    return frozenset(n[0].upper() + n[1:] for n in (*t["primitives"], *t["types"]) if "." not in n)
+
+
+class ProfileLayer:
+    """Loaded profiles plus the options that govern them; shared by every input."""
+
+    def __init__(
+        self,
+        pset: ProfileSet,
+        *,
+        profiles: list[str] | tuple[str, ...] = (),
+        strict_extensions: bool = False,
+        strict_terminology: bool = False,
+        must_support: bool = False,
+    ) -> None:
+        self.pset = pset
+        self.term = Terminology(pset.valuesets, pset.codesystems)
+        self.strict_extensions = strict_extensions
+        self.strict_terminology = strict_terminology
+        self.must_support = must_support
+        self.suffixes = _suffixes()
+        self.resources = frozenset(tables()["resources"])
+        self._cache: dict[str, Profile | None] = {}
+        self._cons: dict[tuple[str, str, str], Any] = {}
+        self.requested: dict[str, list[Profile]] = {}
+        for url in profiles:
+            prof = self.get(url)
+            if prof is None:
+                raise InputError(
+                    f"profile {url} is not in the loaded packages",
+                    field="--profile",
+                    fix="load the IG that defines it with --ig (e.g. --ig us-core), or check the URL",
+                )
+            self.requested.setdefault(prof.type, []).append(prof)
+
+    def get(self, canonical: str) -> Profile | None:
+        """The loaded profile for a canonical (``url`` or ``url|version``), compiled once."""
+        if canonical not in self._cache:
+            table = self.pset.profile(canonical)
+            self._cache[canonical] = Profile(table) if table is not None else None
+        return self._cache[canonical]
+
+    def check(self, resource: dict[str, Any], path: str, issues: list[Issue]) -> None:
+        """Apply the profiles that apply to a top-level resource, its entries and contained ones."""
+        found: list[Issue] = []
+        _Run(self, resource).resource(resource, path, found)
+        # a slice repeats its element's rules (bindings, constraints): one finding per place
+        seen: set[tuple[str, str, str]] = set()
+        for i in found:
+            key = (i.rule, i.path, i.message.split(" [profile ")[0])
+            if key not in seen:
+                seen.add(key)
+                issues.append(i)
+
+    def check_extension(
+        self, ext: dict[str, Any], url: str, path: str, issues: list[Issue]
+    ) -> None:
+        """Validate an extension against its definition (value type, sub-extensions, ...)."""
+        prof = self.get(url)
+        if prof is not None:
+            _Run(self, ext).item(ext, prof.root, path, None, prof, issues, ext)
+
+
+class _Run:
+    """One top-level input: its bundle index (for resolve()) and conformance memo."""
+
+    def __init__(self, layer: ProfileLayer, root: dict[str, Any]) -> None:
+        self.layer = layer
+        self.root = root
+        self.index: dict[str, Any] = {}
+        self.memo: dict[tuple[int, str], bool] = {}
+        self.why: dict[tuple[int, str], str] = {}  # first error of a failed conformance check
+        self.matcher = Matcher(self.resolve, self.conforms, self._member)
+        self.silent = 0
+        if isinstance(root, dict) and root.get("resourceType") == "Bundle":
+            for e in root.get("entry") or []:
+                r = e.get("resource") if isinstance(e, dict) else None
+                if not isinstance(r, dict):
+                    continue
+                if isinstance(e.get("fullUrl"), str):
+                    self.index[e["fullUrl"]] = r
+                if isinstance(r.get("id"), str) and isinstance(r.get("resourceType"), str):
+                    self.index[f"{r['resourceType']}/{r['id']}"] = r
+
+    # ------------------------------------------------------------------ which profiles
+
+    def resource(self, res: dict[str, Any], path: str, issues: list[Issue]) -> None:
+        layer = self.layer
+        rt = res.get("resourceType")
+        applied: list[Profile] = []
+        meta = res.get("meta")
+        claims = meta.get("profile") if isinstance(meta, dict) else None
+        for url in claims if isinstance(claims, list) else ():
+            if not isinstance(url, str):
+                continue
+            prof = layer.get(url)
+            if prof is None:
+                issues.append(F.claim_not_loaded(path, url))
+            elif prof not in applied:
+                applied.append(prof)
+        for prof in layer.requested.get(rt, ()) if isinstance(rt, str) else ():
+            if prof not in applied:
+                applied.append(prof)
+        for prof in applied:
+            self.item(res, prof.root, path, None, prof, issues, res)
+        if rt == "Bundle":
+            for i, e in enumerate(res.get("entry") or []):
+                if isinstance(e, dict) and isinstance(e.get("resource"), dict):
+                    self.resource(e["resource"], f"{path}.entry[{i}].resource", issues)
+        for i, c in enumerate(res.get("contained") or []):
+            if isinstance(c, dict):
+                self.resource(c, f"{path}.contained[{i}]", issues)
+
+    # ------------------------------------------------------------------ the walk
+
+    def items(self, obj: dict[str, Any], name: str, path: str) -> list[tuple[Any, str, str | None]]:
+        """(value, JSON path, choice type) of each repetition of element ``name`` in ``obj``."""
+        if name.endswith("[x]"):
+            base = name[:-3]
+            for k in obj:
+                bare = k[1:] if k[0] == "_" else k
+                if bare.startswith(base) and bare[len(base) :] in self.layer.suffixes:
+                    value = obj.get(bare)  # None: only the _companion (id, extensions) is there
+                    return [(value, f"{path}.{k}", bare[len(base) :])]
+            return []
+        v = obj.get(name)
+        if v is None:
+            ext = obj.get("_" + name)
+            if ext is None:
+                return []
+            n = len(ext) if isinstance(ext, list) else 1
+            return [(None, f"{path}._{name}", None)] * n
+        if isinstance(v, list):
+            return [(x, f"{path}.{name}[{i}]", None) for i, x in enumerate(v)]
+        return [(v, f"{path}.{name}", None)]
+
+    def element(
+        self,
+        items: list[Any],
+        node: Node,
+        epath: str,
+        prof: Profile,
+        issues: list[Issue],
+        res: dict[str, Any],
+    ) -> None:
+        n = len(items)
+        if node.min is not None and n < node.min:
+            issues.append(F.too_few(prof.label, node.id, epath, n, node.min))
+        if node.max is not None and 0 <= node.max < n:
+            issues.append(F.too_many(prof.label, node.id, items[node.max][1], n, node.max))
+        if not n:
+            if node.ms and self.layer.must_support and not self.silent:
+                issues.append(F.must_support(prof.label, node.id, epath))
+            if node.slicing is not None and any((s.min or 0) > 0 for s in node.slices):
+                self.slice(items, node, epath, prof, issues, res)
+            return
+        for value, ipath, ctype in items:
+            self.item(value, node, ipath, ctype, prof, issues, res)
+        if node.slicing is not None:
+            self.slice(items, node, epath, prof, issues, res)
+
+    def item(
+        self,
+        value: Any,
+        node: Node,
+        ipath: str,
+        ctype: str | None,
+        prof: Profile,
+        issues: list[Issue],
+        res: dict[str, Any],
+    ) -> None:
+        if value is None:
+            return
+        label = prof.label
+        types = node.types
+        if (
+            types is not None
+            and ctype is not None
+            and ctype not in types
+            and ctype[0].lower() + ctype[1:] not in types
+        ):
+            issues.append(F.wrong_type(label, node.id, ipath, ctype, list(types)))
+        if node.fixed is not None and not fixed_matches(node.fixed, value):
+            issues.append(F.not_fixed(label, node.id, ipath, node.fixed))
+        if node.pattern is not None and not pattern_matches(node.pattern, value):
+            issues.append(F.not_pattern(label, node.id, ipath, node.pattern))
+        if node.bind is not None:
+            self.binding(value, node, ipath, ctype, prof, issues)
+        if node.maxlen is not None and isinstance(value, str) and len(value) > node.maxlen:
+            issues.append(F.too_long(label, node.id, ipath, len(value), node.maxlen))
+        if node.targets is not None and isinstance(value, dict):
+            self.target(value, node, ipath, prof, issues)
+        if node.cons:
+            self.constraints(value, node, ipath, prof, issues, res)
+        if node.tprof:
+            self.type_profiles(value, node, ipath, ctype, prof, issues)
+        if node.children and isinstance(value, dict):
+            for name, child in node.children:
+                self.element(
+                    self.items(value, name, ipath),
+                    child,
+                    f"{ipath}.{name.removesuffix('[x]')}",
+                    prof,
+                    issues,
+                    res,
+                )
+
+    # ------------------------------------------------------------------ slicing
+
+    def slice(
+        self,
+        items: list[Any],
+        node: Node,
+        epath: str,
+        prof: Profile,
+        issues: list[Issue],
+        res: dict[str, Any],
+    ) -> None:
+        label = prof.label
+        slices = node.slices
+        usable = [s for s in slices if not any(c[0] == "unknown" for c in s.match)]
+        if len(usable) < len(slices) and not self.silent:
+            bad = next(s for s in slices if s not in usable)
+            why = next(c[2] for c in bad.match if c[0] == "unknown")
+            issues.append(F.slice_unmatchable(label, bad.id, epath, why))
+        assigned: list[list[Any]] = [[] for _ in slices]
+        last_slice, seen_unmatched, undecided = -1, False, 0
+        for value, ipath, ctype in items:
+            hit, maybe = -1, False
+            for si, s in enumerate(slices):
+                if s not in usable:
+                    continue
+                m = self.matcher.matches(value, s.match, ctype)
+                if m:
+                    hit = si
+                    break
+                maybe = maybe or m is None
+            if hit < 0 and maybe:
+                undecided += 1  # a reference the discriminator follows is not in the bundle
+                continue
+            if hit < 0:
+                seen_unmatched = True
+                if node.rules == "closed" and len(usable) == len(slices):
+                    issues.append(F.no_slice(label, node.id, ipath, True))
+                continue
+            if node.rules == "openAtEnd" and seen_unmatched:
+                issues.append(F.no_slice(label, node.id, ipath, False))
+            if node.ordered and hit < last_slice:
+                issues.append(F.out_of_order(label, node.id, ipath, slices[hit].name or ""))
+            last_slice = max(last_slice, hit)
+            assigned[hit].append((value, ipath, ctype))
+        if undecided and not self.silent:
+            issues.append(F.slice_unresolved(label, node.id, epath, undecided))
+        for s, got in zip(slices, assigned, strict=True):
+            if s not in usable:
+                continue
+            n = len(got)
+            if s.min is not None and n < s.min and not undecided:
+                issues.append(F.too_few(label, s.id, epath, n, s.min, self._near_miss(s, items)))
+            if s.max is not None and 0 <= s.max < n:
+                issues.append(F.too_many(label, s.id, got[s.max][1], n, s.max))
+            for value, ipath, ctype in got:
+                self.item(value, s, ipath, ctype, prof, issues, res)
+            if s.slicing is not None and (got or any((x.min or 0) > 0 for x in s.slices)):
+                self.slice(got, s, epath, prof, issues, res)
+            if not got and s.ms and self.layer.must_support and not self.silent:
+                issues.append(F.must_support(label, s.id, epath))
+
+    def _near_miss(self, s: Node, items: list[Any]) -> str:
+        """Why values of a profile-discriminated slice's type did not conform (for the report)."""
+        urls = [u for kind, _, arg in s.match if kind == "profile" for u in arg]
+        for value, ipath, _ in items:
+            for target in (value, value.get("resource") if isinstance(value, dict) else None):
+                for u in urls:
+                    prof = self.layer.get(u)
+                    why = self.why.get((id(target), prof.label)) if prof else None
+                    if why:
+                        return f"{ipath} does not conform to {u}: {why}"
+        return ""
+
+    # ------------------------------------------------------------------ value checks
+
+    def _codings(self, value: Any, t: str) -> list[tuple[str | None, str]] | None:
+        if isinstance(value, str):
+            return [(None, value)]
+        if not isinstance(value, dict):
+            return None
+        if t == "CodeableConcept" or "coding" in value or ("text" in value and "code" not in value):
+            codings = value.get("coding")
+            return (
+                [
+                    (c.get("system"), c["code"])
+                    for c in codings
+                    if isinstance(c, dict) and isinstance(c.get("code"), str)
+                ]
+                if isinstance(codings, list)
+                else []
+            )
+        code = value.get("code")
+        return [(value.get("system"), code)] if isinstance(code, str) else []
+
+    def _member(self, url: str, value: Any) -> bool | None:
+        codings = self._codings(value, "")
+        verdicts = [self.layer.term.member(url, s, c)[0] for s, c in codings or []]
+        return True if True in verdicts else None if None in verdicts else False
+
+    def binding(
+        self,
+        value: Any,
+        node: Node,
+        ipath: str,
+        ctype: str | None,
+        prof: Profile,
+        issues: list[Issue],
+    ) -> None:
+        strength, url = node.bind  # type: ignore[misc]
+        t = ctype or (node.bind_types[0] if len(node.bind_types) == 1 else "")
+        if t and t not in _BINDABLE:
+            return
+        codings = self._codings(value, t)
+        if codings is None:
+            return
+        if not codings:
+            if strength == "required" and t != "Quantity":
+                issues.append(F.no_code(prof.label, node.id, ipath, url))
+            return
+        term = self.layer.term
+        results = [term.member(url, s, c) for s, c in codings]
+        if any(r is True for r, _ in results):
+            return
+        shown = ", ".join(f"{s}|{c}" if s else repr(c) for s, c in codings[:3])
+        strict = self.layer.strict_terminology
+        undecided = next((why for r, why in results if r is None), None)
+        if undecided is not None:
+            if strength == "required":
+                issues.append(
+                    F.undecided(
+                        "error" if strict else "warning",
+                        prof.label,
+                        node.id,
+                        ipath,
+                        url,
+                        shown,
+                        undecided,
+                    )
+                )
+            elif strict:
+                issues.append(
+                    F.undecided("warning", prof.label, node.id, ipath, url, shown, undecided)
+                )
+            return
+        sev = "error" if strength == "required" else "warning"
+        issues.append(F.not_in_vs(sev, prof.label, node.id, ipath, strength, url, shown))  # type: ignore[arg-type]
+
+    def target(
+        self, ref: dict[str, Any], node: Node, ipath: str, prof: Profile, issues: list[Issue]
+    ) -> None:
+        target = self.resolve(ref)
+        if target is None:
+            return
+        allowed = node.targets or []
+        for url in allowed:
+            if url.startswith(_CORE_SD) and url[len(_CORE_SD) :] in self.layer.resources:
+                if target.get("resourceType") == url[len(_CORE_SD) :]:
+                    return
+            elif self.layer.get(url) is None or self.conforms(target, url):
+                return  # a target profile that is not loaded cannot be checked here
+        issues.append(
+            F.bad_target(
+                prof.label, node.id, f"{ipath}.reference", str(target.get("resourceType")), allowed
+            )
+        )
+
+    def type_profiles(
+        self,
+        value: Any,
+        node: Node,
+        ipath: str,
+        ctype: str | None,
+        prof: Profile,
+        issues: list[Issue],
+    ) -> None:
+        for t, urls in node.tprof.items():
+            if t == "Extension" or (ctype is not None and ctype != t[0].upper() + t[1:]):
+                continue  # extensions: checked against their definitions by the engine's hook
+            loaded = [p for p in (self.layer.get(u) for u in urls) if p is not None]
+            if not loaded or not isinstance(value, dict):
+                continue
+            if len(loaded) == 1:
+                self.item(
+                    value,
+                    loaded[0].root,
+                    ipath,
+                    None,
+                    loaded[0],
+                    issues,
+                    value if "resourceType" in value else self.root,
+                )
+                continue
+            if not any(self.conforms(value, p.url) for p in loaded):
+                issues.append(
+                    F.not_conformant(
+                        prof.label, node.id, ipath, [p.url for p in loaded], "no profile matched"
+                    )
+                )
+
+    def constraints(
+        self,
+        value: Any,
+        node: Node,
+        ipath: str,
+        prof: Profile,
+        issues: list[Issue],
+        res: dict[str, Any],
+    ) -> None:
+        from fhir_adapter.validation.invariants import _CONTEXT, _Compiled, _truthy
+
+        for key, sev, human, expr in node.cons:
+            ck = (key, expr, node.base_path)
+            compiled = self.layer._cons.get(ck)
+            if compiled is None:
+                try:
+                    compiled = self.layer._cons[ck] = _Compiled(
+                        key, sev, human, expr, base=node.base_path
+                    )
+                except Exception as err:
+                    issues.append(
+                        F.constraint_failed(prof.label, node.id, ipath, key, f"cannot parse: {err}")
+                    )
+                    continue
+            try:
+                ok = _truthy(
+                    compiled.fn(value, {"resource": res, "rootResource": self.root, **_CONTEXT})
+                )
+            except Exception as err:
+                issues.append(F.constraint_failed(prof.label, node.id, ipath, key, str(err)[:200]))
+                continue
+            if not ok:
+                issues.append(
+                    F.constraint(compiled.severity, key, prof.label, node.id, ipath, human)
+                )
+
+    # ------------------------------------------------------------------ resolution, conformance
+
+    def resolve(self, ref: dict[str, Any]) -> Any:
+        """The bundle entry a Reference points at (``urn:uuid``, absolute, or ``Type/id``)."""
+        r = ref.get("reference")
+        if not isinstance(r, str):
+            return None
+        got = self.index.get(r)
+        if got is None and "/" in r and not r.startswith("urn:"):
+            parts = r.split("/_history/")[0].rstrip("/").split("/")
+            if len(parts) >= 2:
+                got = self.index.get(f"{parts[-2]}/{parts[-1]}")
+        return got
+
+    def conforms(self, value: Any, url: str) -> bool:
+        """Whether a value (resource or datatype) conforms to profile ``url`` (memoised)."""
+        if not isinstance(value, dict):
+            return False
+        if url.startswith(_CORE_SD) and url[len(_CORE_SD) :] in self.layer.resources:
+            return bool(value.get("resourceType") == url[len(_CORE_SD) :])
+        prof = self.layer.get(url)
+        if prof is None:
+            return False
+        key = (id(value), prof.label)
+        got = self.memo.get(key)
+        if got is None:
+            if "resourceType" in value and value["resourceType"] != prof.type:
+                got = False
+            else:
+                self.memo[key] = True  # a cycle through references assumes conformance
+                found: list[Issue] = []
+                self.silent += 1
+                try:
+                    self.item(value, prof.root, "", None, prof, found, value)
+                finally:
+                    self.silent -= 1
+                errs = [i for i in found if i.severity in ("error", "fatal")]
+                got = not errs
+                if errs:
+                    self.why[key] = f"{errs[0].path.lstrip('.') or prof.type}: {errs[0].message}"
+            self.memo[key] = got
+        return got

@@ -1,0 +1,99 @@
+"""Every example the official IG packages carry (``package/example/``) validates clean against its
+profiles: the ones it claims in meta.profile and the one the ImplementationGuide resource names
+for it (``exampleCanonical``; IPS examples claim none). A few examples carry defects that the
+checks here rightly report; each is listed with its reason."""
+
+from __future__ import annotations
+
+import json
+import tarfile
+from typing import Any
+
+import pytest
+
+from fhir_adapter.validation import Validator
+
+from .conftest import examples, ig_tgz
+
+PACKAGES = {
+    "hl7.fhir.us.core-3.1.1": "hl7.fhir.us.core#3.1.1",
+    "hl7.fhir.us.core-6.1.0": "hl7.fhir.us.core#6.1.0",
+    "hl7.fhir.us.core-7.0.0": "hl7.fhir.us.core#7.0.0",
+    "hl7.fhir.uv.ips-1.1.0": "hl7.fhir.uv.ips#1.1.0",
+}
+#: (package, example file, rule) -> why the finding is right
+KNOWN_DEFECTS = {
+    ("hl7.fhir.us.core-3.1.1", "Observation-satO2-fiO2.json", "profile-binding"): (
+        "US Core 3.1.1 binds the pulse-oximetry components' units to ucum-vitals-common as "
+        "required; the example's flow rate uses L/min, which that value set lacks (later "
+        "versions made the binding extensible)"
+    ),
+    ("hl7.fhir.us.core-3.1.1", "Observation-usg.json", "code-syntax"): (
+        "UCUM annotations may not contain spaces: '{urine specific gravity}'"
+    ),
+    ("hl7.fhir.uv.ips-1.1.0", "Observation-alcohol-use-example.json", "code-syntax"): (
+        "UCUM annotations may not contain spaces: '{wine glasses}/d'"
+    ),
+    (
+        "hl7.fhir.us.core-3.1.1",
+        "Bundle-uscore-mo3.json",
+        "bundle",
+    ): "fullUrl '/Medication/...' is relative",
+    ("hl7.fhir.us.core-3.1.1", "DiagnosticReport-cardiology-report.json", "primitive"): (
+        "presentedForm.hash 'EQH/..AgME' is not base64"
+    ),
+    ("hl7.fhir.us.core-3.1.1", "Bundle-66c8856b-ba11-4876-8aa8-467aad8c11a2.json", "bundle"): (
+        "fullUrl .../Endpoint/Endpoint-71 names another id than the resource's (71)"
+    ),
+    ("hl7.fhir.us.core-6.1.0", "Bundle-66c8856b-ba11-4876-8aa8-467aad8c11a2.json", "bundle"): (
+        "fullUrl .../Endpoint/Endpoint-71 names another id than the resource's (71)"
+    ),
+    ("hl7.fhir.us.core-6.1.0", "Bundle-docref-example-2.json", "bundle"): (
+        "fullUrl .../discharge-summary789 names another id than the resource's (discharge)"
+    ),
+}
+#: Base-layer findings outside this issue's scope, tolerated here: IPS bundles reference entries
+#: as Type/id while their fullUrls are urn:uuid (resolved by the official validator).
+TOLERATED = ("is not reachable from the Composition",)
+
+
+def _canonicals(package: str) -> dict[str, str]:
+    with tarfile.open(ig_tgz(package)) as tar:
+        name = next(
+            m.name
+            for m in tar.getmembers()
+            if m.name.startswith("package/ImplementationGuide-") and m.name.count("/") == 1
+        )
+        fh = tar.extractfile(name)
+        assert fh is not None
+        ig: dict[str, Any] = json.load(fh)
+    return {
+        r["reference"]["reference"]: r["exampleCanonical"]
+        for r in ig["definition"]["resource"]
+        if r.get("exampleCanonical")
+    }
+
+
+@pytest.mark.parametrize("package", sorted(PACKAGES))
+def test_every_example_validates_clean_against_its_profiles(package: str) -> None:
+    ig = PACKAGES[package]
+    plain = Validator(igs=[ig])
+    validators: dict[str | None, Validator] = {None: plain}
+    canonicals = _canonicals(package)
+    problems, checked, applied = [], 0, 0
+    for name, data in examples(package):
+        res = json.loads(data)
+        canonical = canonicals.get(f"{res.get('resourceType')}/{res.get('id')}")
+        if canonical is not None and plain.profile_set.profile(canonical) is None:
+            canonical = None  # e.g. SDC profiles: their package is not available offline
+        v = validators.get(canonical) or validators.setdefault(
+            canonical, Validator(igs=[ig], profiles=[canonical])
+        )
+        applied += canonical is not None or '"profile"' in data.decode()
+        checked += 1
+        for i in v.validate_text(data.decode(), source=name).errors:
+            if (package, name, i.rule) in KNOWN_DEFECTS or any(t in i.message for t in TOLERATED):
+                continue
+            problems.append(f"{name}: {i}")
+    assert checked >= 40 and applied >= 40, (checked, applied)
+    assert not problems, "\n".join(problems)
