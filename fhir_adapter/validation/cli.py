@@ -135,9 +135,8 @@ def run(args: argparse.Namespace) -> int:
 
     from fhir_adapter.progress import Progress
     from fhir_adapter.validation import Validator
-    from fhir_adapter.validation.formats import RENDERERS, FileResult
-
     from fhir_adapter.validation.config import profile_options
+    from fhir_adapter.validation.formats import RENDERERS, FileResult
 
     validator = Validator(only=_split(args.only), skip=_split(args.skip), **profile_options(args))
     inputs = _inputs(args.files)

@@ -40,7 +40,9 @@ def _section() -> tuple[dict[str, Any], str]:
     if section is None:
         return {}, str(path)
     if not isinstance(section, dict):
-        raise InputError("validate: must be a mapping", file=str(path), fix="e.g. validate: {ig: [us-core]}")
+        raise InputError(
+            "validate: must be a mapping", file=str(path), fix="e.g. validate: {ig: [us-core]}"
+        )
     unknown = set(section) - set(_LISTS) - set(_FLAGS)
     if unknown:
         raise InputError(
@@ -62,7 +64,9 @@ def profile_options(args: argparse.Namespace) -> dict[str, Any]:
         if isinstance(value, str):
             value = [value]
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise InputError(f"{key} must be a list of strings", file=where, field=f"validate.{key}")
+            raise InputError(
+                f"{key} must be a list of strings", file=where, field=f"validate.{key}"
+            )
         out[kw] = value
     for key, kw in _FLAGS.items():
         given = getattr(args, kw, None)

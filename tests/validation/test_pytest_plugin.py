@@ -78,7 +78,7 @@ def test_assert_valid_fhir_with_igs_and_profiles() -> None:
     with pytest.raises(AssertionError) as info:
         assert_valid_fhir(CLAIMING, igs=["us-core"])
     assert "us-core-patient|6.1.0" in str(info.value) and "Patient.identifier" in str(info.value)
-    with pytest.raises(AssertionError, match="Patient.identifier"):
+    with pytest.raises(AssertionError, match=r"Patient\.identifier"):
         assert_valid_fhir(GOOD, igs=["us-core"], profiles=[US_CORE_PATIENT])
 
 
