@@ -21,6 +21,7 @@ COMMANDS = {
     "validate": "fhir_adapter.validation.cli",
     "post": "fhir_adapter.client.cli",
     "concepts": "fhir_adapter.concepts.cli",
+    "report": "fhir_adapter.report.cli",
 }
 #: Sub-commands that read case files: they take ``--mappings DIR`` (add-on terminology tables).
 READS_CASES = ("convert", "post")
@@ -30,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser for ``fhir-adapter`` and all its sub-commands."""
     parser = argparse.ArgumentParser(
         prog="fhir-adapter",
-        description="Convert clinical cases to FHIR R4, validate FHIR offline, post to servers.",
+        description="Convert clinical cases to FHIR R4, validate FHIR offline, post to servers, report in HTML.",
         epilog="Exit codes: 0 ok, 1 invalid or failed, 2 bad input or usage.",
     )
     parser.add_argument("--version", action="version", version=f"fhir-adapter {__version__}")

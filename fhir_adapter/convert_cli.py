@@ -27,6 +27,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-validate", action="store_true", help="skip offline validation of the produced bundle"
     )
+    parser.add_argument(
+        "--report",
+        metavar="FILE.html",
+        help="also write an HTML report of the bundle (written even when the bundle is invalid)",
+    )
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -52,14 +57,21 @@ def run(args: argparse.Namespace) -> int:
     from fhir_adapter.convert import convert
 
     bundle = convert(args.case, bundle_type=args.bundle_type)
+    report = None
     if not args.no_validate:
         from fhir_adapter.validation import validate
 
         report = validate(bundle)
-        if not report.ok:
-            print(report.to_text(), file=sys.stderr)
-            print("fhir-adapter convert: the bundle is invalid; nothing written", file=sys.stderr)
-            return 1
+    if args.report:
+        from fhir_adapter.report import write_html
+
+        name = Path(args.case).name if args.case else "seed case"
+        write_html(bundle, args.report, report=report, validate=False, title=name)
+        print(f"wrote {args.report}: HTML report", file=sys.stderr)
+    if report is not None and not report.ok:
+        print(report.to_text(), file=sys.stderr)
+        print("fhir-adapter convert: the bundle is invalid; bundle not written", file=sys.stderr)
+        return 1
     text = json.dumps(bundle, indent=2, ensure_ascii=False) + "\n"
     if args.output:
         write_atomic(Path(args.output), text)

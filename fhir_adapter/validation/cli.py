@@ -25,11 +25,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--format",
-        choices=("text", "json", "outcome", "junit", "github"),
+        choices=("text", "json", "outcome", "junit", "github", "html"),
         default="text",
         help="text (default); json: one array, an object per file; outcome: one Bundle of "
         "OperationOutcomes; junit: JUnit XML, a test case per file or NDJSON line; github: "
-        "GitHub Actions annotations",
+        "GitHub Actions annotations; html: one self-contained page",
     )
     parser.add_argument(
         "-o", "--output", metavar="FILE", help="write the results here (default: stdout)"
@@ -163,7 +163,12 @@ def run(args: argparse.Namespace) -> int:
             done["invalid"] += result.failed
             if path == "-" or path.suffix != ".ndjson":
                 bar.advance(size, done)
-    text = RENDERERS[args.format](results)
+    if args.format == "html":
+        from fhir_adapter.report import validation_html
+
+        text = validation_html(results, base=Path(args.output).parent if args.output else None)
+    else:
+        text = RENDERERS[args.format](results)
     if args.output:
         from fhir_adapter.convert_cli import write_atomic
 
