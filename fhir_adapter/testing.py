@@ -1,4 +1,5 @@
-"""Test helpers: a real FHIR R4 server on loopback for integration tests and benchmarks.
+"""Test helpers: a real FHIR R4 server on loopback for integration tests and benchmarks, and
+large bundles made from small ones.
 
 ``local_fhir_server()`` starts sekmet-fhir (installed with the ``test`` extra) on 127.0.0.1 on a
 free port with a temporary data directory, waits until ``/metadata`` answers, yields the base
@@ -18,6 +19,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 
 class ServerNotInstalled(RuntimeError):
@@ -77,3 +79,23 @@ def local_fhir_server(startup_timeout: float = 60.0) -> Iterator[str]:
                 except subprocess.TimeoutExpired:
                     os.killpg(proc.pid, signal.SIGKILL)
                     proc.wait()
+
+
+def scaled_bundle(bundle: dict[str, Any], n: int) -> dict[str, Any]:
+    """A bundle of ``n`` resources for the first entry's resource (the patient): the other
+    entries repeated with fresh ids (uuid5 of the copy number and the old id; references
+    between copies rewritten), so every copy is as linked as the original."""
+    import json
+    import uuid
+
+    first, *rest = bundle["entry"]
+    entries = [json.loads(json.dumps(first))]
+    ids = [e["fullUrl"].rsplit(":", 1)[-1].rsplit("/", 1)[-1] for e in rest]
+    copy = 0
+    while len(entries) < n and rest:
+        text = json.dumps(rest)
+        for old in ids:
+            text = text.replace(old, str(uuid.uuid5(uuid.NAMESPACE_URL, f"{copy}/{old}")))
+        entries.extend(json.loads(text)[: n - len(entries)])
+        copy += 1
+    return {**bundle, "entry": entries}

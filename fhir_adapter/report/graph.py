@@ -150,7 +150,9 @@ def svg(cards: list[Card], severities: dict[int, str]) -> str:
         "</marker></defs>",
         '<g class="edges">',
     ]
+    labels = [escape(c.label) for c in cards]
     for card in cards:
+        rtype = escape(card.resource_type)
         for r in card.refs:
             if r.target is None or r.target == card.index:
                 continue
@@ -161,13 +163,11 @@ def svg(cards: list[Card], severities: dict[int, str]) -> str:
             ex, ey = bx - dx / d * (NODE_R + 2), by - dy / d * (NODE_R + 2)
             # bend every edge a little (towards the centre for neighbours on one ring) so that
             # edges in both directions between two nodes stay apart
-            mx, my = (sx + ex) / 2, (sy + ey) / 2
-            cx, cy = mx - dy / d * d * 0.08, my + dx / d * d * 0.08
-            target = cards[r.target]
+            cx, cy = (sx + ex) / 2 - dy * 0.08, (sy + ey) / 2 + dx * 0.08
             out.append(
-                f'<path class="edge" data-from="{card.anchor}" data-to="{target.anchor}" '
-                f'd="M{sx:.1f},{sy:.1f}Q{cx:.1f},{cy:.1f} {ex:.1f},{ey:.1f}" marker-end="url(#arrow)">'
-                f"<title>{escape(card.resource_type)}.{escape(r.path)} → {escape(target.label)}</title></path>"
+                f'<path class="edge" data-from="c{card.index}" data-to="c{r.target}" '
+                f'd="M{sx:.0f},{sy:.0f}Q{cx:.0f},{cy:.0f} {ex:.0f},{ey:.0f}" marker-end="url(#arrow)">'
+                f"<title>{rtype}.{escape(r.path)} → {labels[r.target]}</title></path>"
             )
     out.append('</g><g class="nodes">')
     for card in cards:

@@ -5,7 +5,6 @@ installs both (.ci/run), so they run there."""
 from __future__ import annotations
 
 import copy
-import json
 import os
 import shutil
 import tempfile
@@ -82,22 +81,3 @@ def broken_bundle(seed_bundle: dict[str, Any]) -> dict[str, Any]:
     b["entry"][3]["resource"]["status"] = "bogus"
     b["entry"][1]["resource"]["code"]["coding"][0]["system"] = "snomed"
     return b
-
-
-def scaled_bundle(seed_bundle: dict[str, Any], n: int) -> dict[str, Any]:
-    """About ``n`` resources for one patient: the seed bundle's other resources repeated with
-    fresh ids (references between copies rewritten), so every copy is as linked as the seed."""
-    import uuid
-
-    patient, *rest = seed_bundle["entry"]
-    entries = [copy.deepcopy(patient)]
-    k = 0
-    while len(entries) < n:
-        text = json.dumps(rest)
-        for e in rest:
-            old = e["fullUrl"].removeprefix("urn:uuid:")
-            new = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{k}/{old}"))
-            text = text.replace(old, new)
-        entries.extend(json.loads(text)[: n - len(entries)])
-        k += 1
-    return {**seed_bundle, "entry": entries}

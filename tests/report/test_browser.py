@@ -13,8 +13,9 @@ import pytest
 
 from fhir_adapter.cli import main
 from fhir_adapter.report import write_html
+from fhir_adapter.testing import scaled_bundle
 
-from .conftest import ARTIFACTS, scaled_bundle
+from .conftest import ARTIFACTS
 from .test_report import resolvable_references
 
 

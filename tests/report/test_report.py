@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -140,3 +141,47 @@ def test_cli_report_convert_report_and_validate_html(
     for target in re.findall(r'href="#(f\d+-L\d+)"', page):
         assert f'id="{target}"' in page  # every issue links to its quoted line
     assert re.search(r"broken\.json:\d+:\d+", page)
+
+
+def test_hostile_values_are_escaped() -> None:
+    evil = '"><script>alert(1)</script><img src=x onerror=alert(2)>'
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [
+            {
+                "fullUrl": f"urn:uuid:{evil}",
+                "resource": {
+                    "resourceType": "Patient",
+                    "id": "p",
+                    "name": [{"text": evil}],
+                    evil: {"reference": "Patient/p", "display": evil},
+                },
+            },
+            {
+                "fullUrl": "urn:uuid:2",
+                "resource": {
+                    "resourceType": "Observation",
+                    "status": evil,
+                    "code": {"coding": [{"system": evil, "code": evil, "display": evil}]},
+                    "subject": {"reference": "Patient/p"},
+                },
+            },
+        ],
+    }
+    page = render_html(bundle)
+
+    class Tags(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.tags: list[str] = []
+            self.handlers: list[str] = []
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            self.tags.append(tag)
+            self.handlers += [k for k, _ in attrs if k.startswith("on") or k == "src"]
+
+    found = Tags()
+    found.feed(page)
+    assert found.tags.count("script") == 1  # the page's own
+    assert "img" not in found.tags and found.handlers == []
