@@ -71,21 +71,26 @@ def render_html(
     *,
     report: Report | None = None,
     validate: bool = True,
+    igs: Sequence[str] = (),
     title: str | None = None,
 ) -> str:
     """The HTML report of a bundle or resource (dict, model, JSON text or ``.json`` path).
 
     ``report``: a validation Report to show; when absent and ``validate`` is true, the bundle is
-    validated here (with every layer; pass a Report from your own Validator for other choices).
+    validated here with every layer, against the IG packages in ``igs`` (``"us-core"``,
+    ``"ips"``, ``"name#version"``, a ``.tgz`` or folder) and the resources' claimed profiles.
+    For other choices pass a Report from your own Validator.
     """
     from fhir_adapter.report.page import bundle_page
 
     data, text = load_bundle(bundle)
+    against = None
     if report is None and validate:
-        from fhir_adapter.validation import validate as run_validation
+        from fhir_adapter.validation import Validator
 
-        report = run_validation(text if text is not None else data)
-    return bundle_page(data, report, title=title)
+        report = Validator(igs=igs).validate(text if text is not None else data)
+        against = ", ".join(["R4", *igs])
+    return bundle_page(data, report, title=title, against=against)
 
 
 def write_html(
@@ -94,13 +99,15 @@ def write_html(
     *,
     report: Report | None = None,
     validate: bool = True,
+    igs: Sequence[str] = (),
     title: str | None = None,
 ) -> Path:
     """Write :func:`render_html` to ``path`` atomically; returns the path."""
     from fhir_adapter.convert_cli import write_atomic
 
+    html = render_html(bundle, report=report, validate=validate, igs=igs, title=title)
     out = Path(path)
-    write_atomic(out, render_html(bundle, report=report, validate=validate, title=title))
+    write_atomic(out, html)
     return out
 
 

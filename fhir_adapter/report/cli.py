@@ -27,6 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-validate", action="store_true", help="show the resources only, without validating"
     )
+    from fhir_adapter.validation.cli import add_profile_arguments
+
+    add_profile_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -39,13 +42,16 @@ def run(args: argparse.Namespace) -> int:
 
     source = Path(args.bundle)
     data, text = load_bundle(source)
-    report = None
+    report, against = None, None
     if not args.no_validate:
-        from fhir_adapter.validation import validate
+        from fhir_adapter.validation import Validator
+        from fhir_adapter.validation.config import profile_options
 
-        report = validate(text if text is not None else data)
+        options = profile_options(args)
+        report = Validator(**options).validate(text if text is not None else data)
         report.source = str(source)
-    html = bundle_page(data, report, title=args.title or source.name)
+        against = ", ".join(["R4", *options["igs"], *options["profiles"]])
+    html = bundle_page(data, report, title=args.title or source.name, against=against)
     if args.output == "-":
         sys.stdout.write(html)
     else:

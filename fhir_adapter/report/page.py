@@ -210,7 +210,9 @@ def verdict(report: Report | None) -> str:
     return f'<span class="verdict bad">invalid</span> {len(report.errors)} errors, {len(report.warnings)} warnings'
 
 
-def bundle_page(data: Any, report: Report | None, *, title: str | None = None) -> str:
+def bundle_page(
+    data: Any, report: Report | None, *, title: str | None = None, against: str | None = None
+) -> str:
     """The report page of a bundle (or of one resource) and its validation report."""
     cards = build_cards(data)
     is_bundle = isinstance(data, dict) and data.get("resourceType") == "Bundle"
@@ -245,7 +247,8 @@ def bundle_page(data: Any, report: Report | None, *, title: str | None = None) -
         if isinstance(data.get("timestamp"), str):
             kind += f" · {escape(data['timestamp'])}"
         kind += " · "
-    subtitle = f"{kind}{len(cards)} resources · {verdict(report)}"
+    checked = f" (against {escape(against)})" if against and report is not None else ""
+    subtitle = f"{kind}{len(cards)} resources · {verdict(report)}{checked}"
     heading = title or (cards[centre(cards) or 0].title if cards else "FHIR report")
     return page(
         f"FHIR report: {heading}",

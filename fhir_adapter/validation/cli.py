@@ -37,6 +37,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--warnings-as-errors", action="store_true", help="exit 1 on warnings too")
     parser.add_argument("--only", help=f"comma-separated layers to run ({LAYER_NAMES})")
     parser.add_argument("--skip", help="comma-separated layers to skip")
+    add_profile_arguments(parser)
+
+
+def add_profile_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare ``--ig``, ``--profile`` and the strictness options (also used by ``report``)."""
     profiles = parser.add_argument_group(
         "profiles", "IGs and profiles (defaults from the validate: section of fhir-adapter.yaml)"
     )

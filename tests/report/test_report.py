@@ -185,3 +185,17 @@ def test_hostile_values_are_escaped() -> None:
     found.feed(page)
     assert found.tags.count("script") == 1  # the page's own
     assert "img" not in found.tags and found.handlers == []
+
+
+def test_report_against_an_ig(tmp_path: Path, seed_bundle: dict[str, Any]) -> None:
+    src = tmp_path / "seed.json"
+    src.write_text(json.dumps(seed_bundle, indent=2))
+    out = tmp_path / "us.html"
+    patient = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-patient"
+    assert main(["report", str(src), "-o", str(out)]) == 0
+    assert main(["report", str(src), "--ig", "us-core", "--profile", patient, "-o", str(out)]) == 1
+    page = out.read_text()
+    assert "against R4, us-core, " + patient in page
+    card0 = page[page.index('id="c0"') : page.index('id="c1"')]
+    assert 'data-rule="profile-cardinality"' in card0  # on the Patient's card
+    assert "against R4, us-core" in render_html(seed_bundle, igs=["us-core"])
