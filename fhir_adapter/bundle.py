@@ -14,14 +14,21 @@ from fhir_adapter.ids import URI_SYSTEM, business_identifier, resource_uuid
 
 BUNDLE_TYPES = ("transaction", "collection")
 #: The resource types fhir-adapter's mappers produce.
-SIX_TYPES = (
+RESOURCE_TYPES = (
     "Patient",
     "Condition",
     "Observation",
     "MedicationStatement",
     "ImagingStudy",
     "DiagnosticReport",
+    "BodyStructure",
+    "Encounter",
+    "Specimen",
+    "Procedure",
+    "AllergyIntolerance",
 )
+#: Format /1's name for :data:`RESOURCE_TYPES`, when the mappers produced six types.
+SIX_TYPES = RESOURCE_TYPES
 
 
 def references(node: Any) -> Iterator[str]:

@@ -7,14 +7,18 @@ from typing import Any
 
 from fhir_adapter.bundle import make_bundle
 from fhir_adapter.case import Case, load_case
-from fhir_adapter.errors import CaseError
+from fhir_adapter.mappers.allergy_intolerance import map_allergy_intolerances
+from fhir_adapter.mappers.body_structure import map_body_structures
 from fhir_adapter.mappers.condition import map_conditions
 from fhir_adapter.mappers.context import MappingContext
 from fhir_adapter.mappers.diagnostic_report import map_diagnostic_reports
+from fhir_adapter.mappers.encounter import map_encounters
 from fhir_adapter.mappers.imaging_study import map_imaging_studies
 from fhir_adapter.mappers.medication_statement import map_medication_statements
 from fhir_adapter.mappers.observation import map_observations
 from fhir_adapter.mappers.patient import map_patient
+from fhir_adapter.mappers.procedure import map_procedures
+from fhir_adapter.mappers.specimen import map_specimens
 from fhir_adapter.terminology import Terminology, default_terminology
 
 #: Mappers in the order their resources are listed before dependency ordering.
@@ -25,6 +29,11 @@ MAPPERS = (
     map_diagnostic_reports,
     map_conditions,
     map_medication_statements,
+    map_body_structures,
+    map_encounters,
+    map_specimens,
+    map_procedures,
+    map_allergy_intolerances,
 )
 
 
@@ -49,13 +58,6 @@ def convert(
     """
     if not isinstance(case, Case):
         case = load_case(case, terminology=terminology)
-    if case.version >= 2:
-        raise CaseError(
-            "format /2 case files load, but their conversion is not available yet",
-            file=case.path,
-            field="format",
-            fix="convert a fhir-adapter-case/1 file until the /2 mappers land",
-        )
     return make_bundle(
         to_resources(case, terminology=terminology), bundle_type=bundle_type, bundle_key=case.id
     )

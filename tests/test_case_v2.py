@@ -10,112 +10,7 @@ import pytest
 from fhir_adapter.case import BodySite, load_case, parse_case
 from fhir_adapter.errors import CaseError
 
-FULL = """\
-format: fhir-adapter-case/2
-id: full-v2-case
-title: Every part of format 2
-source: {kind: made-up test case, doi: 10.1000/xyz123, url: https://example.org/case}
-patient:
-  sex: female
-  age: {low: 60, high: 69, unit: a, context: at admission}
-encounters:
-  - key: ed
-    class: emergency
-    start: {date: 2021-03-02}
-    reasons: [ulcer]
-  - key: stay
-    class: inpatient
-    part_of: ed
-    start: {relative_to: ed, direction: at}
-    length: {value: 9, unit: d}
-    diagnoses: [sle, {condition: infection_ruled_out, role: admission}]
-    discharge: home
-conditions:
-  - key: sle
-    concept: systemic_lupus_erythematosus
-    onset: {relative_to: ed, direction: before, offset: {value: 6, unit: mo, approximate: true}}
-    body_sites: [{site: knee, laterality: left}, thigh]
-    due_to: [pred]
-    encounter: stay
-  - key: infection_ruled_out
-    concept: lupus_panniculitis
-    verification: refuted
-  - key: maybe
-    concept: calcinosis_cutis_universalis
-    verification: differential
-findings:
-  - key: ulcer
-    concept: skin_ulcer
-    category: exam
-    description: An ulcer of 2 cm over the left knee.
-    body_sites: [{site: knee, laterality: left}]
-    value: {value: 2, unit: cm}
-    time: {relative_to: pred, direction: after, offset: {value: 3, unit: d}}
-    encounter: ed
-  - key: no_plaques
-    concept: skin_plaques
-    category: exam
-    description: No plaques.
-    present: false
-labs:
-  - key: base_excess
-    concept: serum_calcium
-    result: {value: -4.5, unit: mmol/L}
-    reference_range: {low: -2, high: 2}
-    interpretation: interpretation_low
-    specimen: blood
-    date: {relative_to: stay, direction: at}
-imaging:
-  - key: xr
-    modality: plain_radiography
-    report_code: radiography_report
-    status: available
-    date: {date: 2021-03-02}
-    regions: [{site: knee, laterality: left}]
-    findings: []
-pathology:
-  - key: histo
-    report_code: pathology_report
-    specimens: [skin]
-    findings: []
-procedures:
-  - key: skin_biopsy
-    concept: biopsy
-    body_sites: [{site: knee, laterality: left}]
-    time: {relative_to: stay, direction: after, offset: {value: 2, unit: d}}
-    reasons: [sle]
-    reports: [histo]
-    encounter: stay
-specimens:
-  - key: skin
-    type: tissue
-    site: {site: knee, laterality: left}
-    procedure: skin_biopsy
-    collected: {relative_to: skin_biopsy, direction: at}
-  - key: blood
-    type: tissue
-medications:
-  - key: pred
-    concept: prednisolone
-    status: stopped
-    start: {date: 2021-02}
-    phases:
-      - {daily_dose: {value: 60, unit: mg/d}, duration: {value: 2, unit: wk}}
-      - {daily_dose: {value: 40, unit: mg/d}, start: {relative_to: pred, direction: after, offset: {value: 2, unit: wk}}}
-    stopped_due_to: [ulcer]
-allergies:
-  - key: pred_allergy
-    medication: pred
-    type: intolerance
-    criticality: low
-    onset: {relative_to: pred, direction: after, offset: {value: 3, unit: d}}
-    reactions:
-      - {manifestations: [ulcer], severity: moderate}
-social_history:
-  - key: smoking
-    concept: tobacco_smoking_status
-    result: {qualitative: absent}
-"""
+FULL = (Path(__file__).with_name("data") / "all-parts.case.yaml").read_text(encoding="utf-8")
 
 
 def test_every_part_of_format_2_loads(write_case: Callable[..., Path]) -> None:
@@ -136,9 +31,9 @@ def test_every_part_of_format_2_loads(write_case: Callable[..., Path]) -> None:
         "before",
         True,
     )
-    # differential and refuted diagnoses get no invented clinical status
-    assert (refuted.clinical_status, refuted.category) == (None, "encounter-diagnosis")
-    assert (differential.clinical_status, differential.category) == (None, "encounter-diagnosis")
+    # differential and refuted diagnoses get no invented clinical status (nor category)
+    assert (refuted.clinical_status, refuted.category) == (None, None)
+    assert (differential.clinical_status, differential.category) == (None, None)
     assert sle.clinical_status == "active" and sle.category == "problem-list-item"
     ulcer, no_plaques = case.findings
     assert ulcer.value is not None and ulcer.value.value == 2 and not no_plaques.present
@@ -364,10 +259,3 @@ def test_each_format_2_problem_is_named(old: str, new: str, field: str, words: s
 def test_negative_and_zero_results_are_values_in_format_2() -> None:
     text = FULL.replace("{value: -4.5, unit: mmol/L}", "{value: 0, unit: mmol/L}")
     assert parse_case(text).labs[0].result.value == 0
-
-
-def test_format_2_conversion_is_refused_until_its_mappers_exist() -> None:
-    from fhir_adapter.convert import convert
-
-    with pytest.raises(CaseError, match="not available yet"):
-        convert(parse_case(FULL))

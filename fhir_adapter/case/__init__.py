@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from fhir_adapter.case.loader import load_case, parse_case
 from fhir_adapter.case.model import (
+    ANCHORS,
     SECTIONS,
     Age,
     Allergy,
@@ -49,6 +50,7 @@ from fhir_adapter.case.schema import CURRENT_FORMAT, FORMATS, case_schema
 CASE_FORMAT = CURRENT_FORMAT
 
 __all__ = [
+    "ANCHORS",
     "CASE_FORMAT",
     "CURRENT_FORMAT",
     "FORMATS",

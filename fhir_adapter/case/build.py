@@ -57,11 +57,11 @@ def build(cls: type, raw: Any) -> Any:
 
 def _condition_defaults(c: Condition, raw: dict[str, Any], version: int) -> Condition:
     """Format /1: every condition defaults to active on the problem list. Format /2: so do
-    confirmed, provisional and unconfirmed diagnoses; differential and refuted ones default to
-    encounter diagnoses with no clinical status (the source gives none)."""
+    confirmed, provisional and unconfirmed diagnoses; differential and refuted ones get neither
+    a clinical status nor a category unless the case gives them (the source states neither)."""
     considered = version >= 2 and c.verification in ("differential", "refuted")
     status = c.clinical_status or (None if considered else "active")
-    category = raw.get("category") or ("encounter-diagnosis" if considered else "problem-list-item")
+    category = raw.get("category") or (None if considered else "problem-list-item")
     return replace(c, clinical_status=status, category=category)
 
 

@@ -323,11 +323,12 @@ def _results(case: Case, term: Terminology, report: Report) -> None:
 
 def _conditions(case: Case, term: Terminology, report: Report) -> None:
     for i, c in enumerate(case.conditions):
-        if c.category == "problem-list-item" and c.clinical_status is None:
+        if c.category and c.clinical_status is None:
             report(
                 ("conditions", i, "clinical_status"),
-                "a problem-list condition needs a clinical status (FHIR con-3)",
-                "add clinical_status, or use category: encounter-diagnosis",
+                "a condition with a category needs a clinical status (R4 con-3 as published asks"
+                " every categorised Condition for one)",
+                "add the clinical_status the source states, or leave out the category",
             )
         if c.key in c.due_to:
             report(

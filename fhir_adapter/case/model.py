@@ -263,7 +263,7 @@ class Condition:
     concept: str = term_key("conditions")
     clinical_status: str | None = term_key("hl7", prefix="clinical_")
     verification: str = term_key("hl7", prefix="verification_", default="confirmed")
-    category: str = term_key("hl7", prefix="category_", default="problem-list-item")
+    category: str | None = term_key("hl7", prefix="category_")
     severity: str | None = term_key("qualifiers", prefix="severity_")
     diagnosed: Time | None = None
     onset: Time | None = None
@@ -482,17 +482,20 @@ class Case:
             for i, item in enumerate(getattr(self, section)):
                 yield section, i, item
 
+    def _index(self) -> dict[str, tuple[str, Any]]:
+        index: dict[str, tuple[str, Any]] | None = self.__dict__.get("_by_key")
+        if index is None:
+            index = {item.key: (SECTIONS[s], item) for s, _, item in self.items()}
+            object.__setattr__(self, "_by_key", index)
+        return index
+
     def item(self, key: str) -> Any:
         """The item with ``key`` (any section); KeyError when there is none."""
-        index = self.__dict__.get("_index")
-        if index is None:
-            index = {item.key: item for _, _, item in self.items()}
-            object.__setattr__(self, "_index", index)
-        return index[key]
+        return self._index()[key][1]
 
     def kind(self, key: str) -> str:
-        """The kind of item ``key`` names (``condition``, ``medication``...)."""
-        return next(SECTIONS[s] for s, _, item in self.items() if item.key == key)
+        """The kind of item ``key`` names (``condition``, ``medication``...); KeyError if none."""
+        return self._index()[key][0]
 
     def condition(self, key: str) -> Condition:
         """The condition with ``key``."""

@@ -1,27 +1,27 @@
-"""Condition: one per diagnosis, with onset, relations to other conditions and evidence.
+"""Condition: one per diagnosis, with its certainty, times, causes and evidence.
 
-- ``diagnosed`` (exact) becomes the core extension ``condition-assertedDate``; approximate
-  diagnosis dates and approximate onsets are kept as text (``onsetString`` / note) rather than a
-  falsely precise dateTime.
-- ``due_to`` / ``associated_with`` become the core extensions ``condition-dueTo`` /
-  ``condition-related``; ``evidence`` plus every finding whose ``focus`` is this condition become
-  ``evidence.detail`` references.
+- ``verification`` is ``verificationStatus``: confirmed, provisional, differential, unconfirmed,
+  or refuted (a ruled-out diagnosis). ``clinicalStatus`` is left out when the case gives none
+  (differential and refuted diagnoses in format /2), never made up.
+- ``diagnosed`` (exact) becomes the core extension ``condition-assertedDate``; ``onset`` and
+  ``abatement`` become ``onsetDateTime`` / ``abatementDateTime`` when exact (with the
+  ``relative-date`` extension when relative), ``onsetAge`` / ``onsetRange`` for ages, and
+  ``onsetString`` / ``abatementString`` otherwise ("about 2010", "about 6 months before the
+  emergency visit"); an inexact diagnosis date is a note.
+- ``due_to`` becomes ``condition-dueTo`` (a condition, procedure or medication statement),
+  ``associated_with`` ``condition-related``; ``evidence`` plus every finding whose ``focus`` is
+  this condition become ``evidence.detail`` (every Observation of a finding split by site).
+- ``severity`` is SNOMED CT mild/moderate/severe; body sites keep their side (see context).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from fhir_adapter.case import Condition, Time
-from fhir_adapter.mappers.context import MappingContext
+from fhir_adapter.case import Condition
+from fhir_adapter.mappers.context import EXT, MappingContext
+from fhir_adapter.mappers.timing import choice, date_text, when
 from fhir_adapter.narrative import join
-
-EXT = "http://hl7.org/fhir/StructureDefinition/"
-
-
-def _date_text(d: Time) -> str:
-    text = f"about {d.date}" if d.approximate else str(d.date)
-    return f"{text} ({d.description})" if d.description else text
 
 
 def map_condition(ctx: MappingContext, c: Condition) -> dict[str, Any]:
@@ -30,55 +30,55 @@ def map_condition(ctx: MappingContext, c: Condition) -> dict[str, Any]:
     evidence = list(
         dict.fromkeys([*c.evidence, *(f.key for f in ctx.case.findings if f.focus == c.key)])
     )
+    diagnosed = when(ctx, c.diagnosed, c.key) if c.diagnosed else None
     rows = [
         ("Diagnosis", concept.text),
         ("Clinical status", c.clinical_status),
         ("Verification", c.verification),
-        ("Diagnosed", _date_text(c.diagnosed) if c.diagnosed else None),
-        ("Onset", _date_text(c.onset) if c.onset else None),
-        ("Body site", join(ctx.concept("body_sites", s.site).text for s in c.body_sites)),
-        (
-            "Due to",
-            join(ctx.concept("conditions", ctx.case.condition(k).concept).text for k in c.due_to),
-        ),
-        (
-            "Associated with",
-            join(
-                ctx.concept("conditions", ctx.case.condition(k).concept).text
-                for k in c.associated_with
-            ),
-        ),
+        ("Severity", c.severity),
+        ("Diagnosed", diagnosed.text if diagnosed else None),
+        ("Onset", when(ctx, c.onset).text if c.onset else None),
+        ("Resolved", when(ctx, c.abatement).text if c.abatement else None),
+        ("Body site", join(ctx.site_text(s) for s in c.body_sites)),
+        ("Due to", join(ctx.label(k) for k in c.due_to)),
+        ("Associated with", join(ctx.label(k) for k in c.associated_with)),
         ("Notes", join(c.notes, " ")),
     ]
     r = ctx.base("Condition", c.key, "Condition", rows)
     extensions: list[dict[str, Any]] = []
-    if c.diagnosed and not c.diagnosed.approximate:
-        extensions.append(
-            {"url": EXT + "condition-assertedDate", "valueDateTime": c.diagnosed.date}
-        )
+    if diagnosed and diagnosed.structured:
+        asserted: dict[str, Any] = {"url": EXT + "condition-assertedDate"}
+        asserted.update(diagnosed.date_element("valueDateTime"))
+        extensions.append(asserted)
     extensions += [{"url": EXT + "condition-dueTo", "valueReference": ctx.ref(k)} for k in c.due_to]
     extensions += [
         {"url": EXT + "condition-related", "valueReference": ctx.ref(k)} for k in c.associated_with
     ]
     if extensions:
         r["extension"] = extensions
-    r["clinicalStatus"] = ctx.cc("hl7", f"clinical_{c.clinical_status}")
+    if c.clinical_status:
+        r["clinicalStatus"] = ctx.cc("hl7", f"clinical_{c.clinical_status}")
     r["verificationStatus"] = ctx.cc("hl7", f"verification_{c.verification}")
-    r["category"] = [ctx.cc("hl7", "category_" + c.category.replace("-", "_"))]
+    if c.category:
+        r["category"] = [ctx.cc("hl7", "category_" + c.category.replace("-", "_"))]
+    if c.severity:
+        r["severity"] = ctx.cc("qualifiers", f"severity_{c.severity}")
     r["code"] = concept.to_codeable_concept()
     if c.body_sites:
-        r["bodySite"] = [ctx.cc("body_sites", s.site) for s in c.body_sites]
+        r["bodySite"] = [ctx.body_site(s) for s in c.body_sites]
     r["subject"] = ctx.patient_ref()
+    if enc := ctx.encounter_ref(c.key, c.encounter):
+        r["encounter"] = enc
     if c.onset:
-        if c.onset.approximate:
-            r["onsetString"] = _date_text(c.onset)
-        else:
-            r["onsetDateTime"] = c.onset.date
+        r.update(choice(ctx, c.onset, "onset", c.key))
+    if c.abatement:
+        r.update(choice(ctx, c.abatement, "abatement", c.key))
     if evidence:
-        r["evidence"] = [{"detail": [ctx.ref(k) for k in evidence]}]
+        r["evidence"] = [{"detail": [ref for k in evidence for ref in ctx.refs(k)]}]
     notes = list(c.notes)
-    if c.diagnosed and c.diagnosed.approximate:
-        notes.insert(0, f"Diagnosed {_date_text(c.diagnosed)}.")
+    if c.diagnosed and diagnosed and not diagnosed.structured:
+        text = date_text(c.diagnosed) if c.diagnosed.date else diagnosed.text
+        notes.insert(0, f"Diagnosed {text}.")
     if notes:
         r["note"] = [{"text": n} for n in notes]
     return r

@@ -1,13 +1,17 @@
 """DiagnosticReport: imaging reports (pointing at their ImagingStudy and finding Observations)
-and pathology reports (pointing at their finding Observations). Dates are not invented.
+and pathology reports (pointing at their specimens and finding Observations).
+
+The report date is ``effectiveDateTime`` when exact; dates are not invented. A finding split by
+body site contributes every one of its Observations to ``result``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from fhir_adapter.case import Imaging, Pathology
+from fhir_adapter.case import Imaging, Pathology, Time
 from fhir_adapter.mappers.context import MappingContext
+from fhir_adapter.mappers.timing import when
 from fhir_adapter.narrative import join
 
 
@@ -18,13 +22,16 @@ def _report(
     code: str,
     findings: tuple[str, ...],
     conclusion: str | None,
-    conclusion_codes: tuple[str, ...],
+    date: Time | None,
+    encounter: str | None,
     extra_rows: list[tuple[str, str | None]],
 ) -> dict[str, Any]:
     concept = ctx.concept("reports", code)
+    w = when(ctx, date, key) if date else None
     rows = [
         ("Report", concept.text),
         *extra_rows,
+        ("Date", w.text if w else None),
         ("Findings", join((ctx.case.finding(k).description for k in findings), " ")),
         ("Conclusion", conclusion),
     ]
@@ -33,7 +40,16 @@ def _report(
     r["category"] = [ctx.cc("reports", category)]
     r["code"] = concept.to_codeable_concept()
     r["subject"] = ctx.patient_ref()
+    if encounter:
+        r["encounter"] = ctx.ref(encounter)
+    if w:
+        r.update(w.date_element("effectiveDateTime"))
     return r
+
+
+def _results(ctx: MappingContext, r: dict[str, Any], findings: tuple[str, ...]) -> None:
+    if findings:
+        r["result"] = [ref for k in findings for ref in ctx.refs(k)]
 
 
 def map_imaging_report(ctx: MappingContext, im: Imaging) -> dict[str, Any]:
@@ -45,11 +61,11 @@ def map_imaging_report(ctx: MappingContext, im: Imaging) -> dict[str, Any]:
         im.report_code,
         im.findings,
         im.conclusion,
-        im.conclusion_codes,
+        im.date,
+        im.encounter,
         [("Study", im.description)],
     )
-    if im.findings:
-        r["result"] = [ctx.ref(k) for k in im.findings]
+    _results(ctx, r, im.findings)
     r["imagingStudy"] = [ctx.ref(im.key, "ImagingStudy")]
     _conclude(ctx, r, im.conclusion, im.conclusion_codes)
     return r
@@ -57,7 +73,12 @@ def map_imaging_report(ctx: MappingContext, im: Imaging) -> dict[str, Any]:
 
 def map_pathology_report(ctx: MappingContext, pa: Pathology) -> dict[str, Any]:
     """The DiagnosticReport of one pathology examination."""
-    site = ctx.concept("body_sites", pa.specimen_site).text if pa.specimen_site else None
+    specimen = join(
+        [
+            ctx.text("body_sites", pa.specimen_site),
+            *(ctx.label(k) for k in pa.specimens),
+        ]
+    )
     r = _report(
         ctx,
         pa.key,
@@ -65,11 +86,13 @@ def map_pathology_report(ctx: MappingContext, pa: Pathology) -> dict[str, Any]:
         pa.report_code,
         pa.findings,
         pa.conclusion,
-        pa.conclusion_codes,
-        [("Specimen", site)],
+        pa.date,
+        pa.encounter,
+        [("Specimen", specimen)],
     )
-    if pa.findings:
-        r["result"] = [ctx.ref(k) for k in pa.findings]
+    if pa.specimens:
+        r["specimen"] = [ctx.ref(k) for k in pa.specimens]
+    _results(ctx, r, pa.findings)
     _conclude(ctx, r, pa.conclusion, pa.conclusion_codes)
     return r
 
