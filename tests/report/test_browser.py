@@ -89,7 +89,8 @@ def test_filters_and_links(
     # a graph node and a reference link lead to their cards
     page.locator('#graph g.node[data-card="c17"] circle').click()
     assert page.evaluate("location.hash") == "#c17"
-    assert page.locator('#graph path.edge.hl[data-from="c17"]').count() > 0
+    # highlighting follows the hashchange event: wait for it rather than race it
+    expect(page.locator('#graph path.edge.hl[data-from="c17"]').first).to_be_attached()
     page.locator('#c3 .row[data-path="subject"] a.ref').click()
     assert page.evaluate("location.hash") == "#c0"
 
