@@ -22,6 +22,7 @@ COMMANDS = {
     "post": "fhir_adapter.client.cli",
     "concepts": "fhir_adapter.concepts.cli",
     "report": "fhir_adapter.report.cli",
+    "schema": "fhir_adapter.schema_cli",
 }
 #: Sub-commands that read case files: they take ``--mappings DIR`` (add-on terminology tables).
 READS_CASES = ("convert", "post")

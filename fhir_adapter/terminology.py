@@ -22,6 +22,11 @@ from fhir_adapter.paths import MAPPINGS_DIR
 from fhir_adapter.suggest import close_matches, did_you_mean, unit_matches
 
 ENV_VAR = "FHIR_ADAPTER_MAPPINGS"
+#: The shape of a table file, for error messages (a pip-installed user has no mappings/README).
+TABLE_SHAPE = (
+    "a table file holds 'concepts: {KEY: {text: ..., codings: [{system: ..., code: ..., "
+    "display: ..., verified: ...}]}}'; `fhir-adapter concepts add` writes one"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,8 +133,7 @@ class Terminology:
             raise MappingError(
                 f"terminology table {name!r} not found",
                 file=", ".join(str(f) for f in files),
-                fix=f"check the name, or create {name}.yaml in an add-on directory"
-                " (see mappings/README.md)",
+                fix=f"check the name, or create {name}.yaml in an add-on directory: {TABLE_SHAPE}",
             )
         out: dict[str, Concept] = {}
         for path in present:
@@ -244,7 +248,7 @@ def _load_table(path: Path, name: str, *, addon: bool) -> list[tuple[str, Concep
     concepts = raw.get("concepts", False) if isinstance(raw, dict) else False
     concepts = {} if concepts is None else concepts  # "concepts:" with nothing under it yet
     if not isinstance(concepts, dict):
-        raise MappingError("no 'concepts' mapping", file=str(path), fix="see mappings/README.md")
+        raise MappingError("no 'concepts' mapping", file=str(path), fix=TABLE_SHAPE)
     out = []
     for key, body in concepts.items():
         field_ = f"concepts.{key}"
