@@ -23,6 +23,7 @@ COMMANDS = {
     "concepts": "fhir_adapter.concepts.cli",
     "report": "fhir_adapter.report.cli",
     "schema": "fhir_adapter.schema_cli",
+    "init": "fhir_adapter.init_cli",
 }
 #: Sub-commands that read case files: they take ``--mappings DIR`` (add-on terminology tables).
 READS_CASES = ("convert", "post")

@@ -12,7 +12,12 @@ from pathlib import Path
 from typing import Any
 
 #: Settings answered to the server's ``workspace/configuration`` requests.
-YAML_SETTINGS = {"validate": True, "completion": True, "hover": True, "schemaStore": {"enable": False}}
+YAML_SETTINGS = {
+    "validate": True,
+    "completion": True,
+    "hover": True,
+    "schemaStore": {"enable": False},
+}
 
 
 class LspClient:

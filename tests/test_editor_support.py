@@ -32,9 +32,19 @@ def server() -> Path:
         CACHE.mkdir(parents=True, exist_ok=True)
         try:
             subprocess.run(
-                ["npm", "install", "--silent", "--no-audit", "--no-fund", "--prefix", str(CACHE),
-                 f"yaml-language-server@{VERSION}"],
-                check=True, capture_output=True, timeout=300,
+                [
+                    "npm",
+                    "install",
+                    "--silent",
+                    "--no-audit",
+                    "--no-fund",
+                    "--prefix",
+                    str(CACHE),
+                    f"yaml-language-server@{VERSION}",
+                ],
+                check=True,
+                capture_output=True,
+                timeout=300,
             )
         except (OSError, subprocess.SubprocessError) as err:
             pytest.skip(f"cannot install yaml-language-server with npm: {err}")

@@ -1,0 +1,88 @@
+"""Write a new case file: a commented skeleton of the current format with every section.
+
+The file loads as written (every section empty, a commented example item in each), starts
+with a `# yaml-language-server: $schema=...` line and comes with the schema file beside it, so
+editors complete and check it. Nothing is overwritten without --force.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+TEMPLATES = Path(__file__).with_name("templates")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare the ``init`` options."""
+    parser.add_argument("case", help="the case file to create, e.g. pneumonia.case.yaml")
+    parser.add_argument("--id", help="case id (default: from the file name)")
+    parser.add_argument("--title", help="case title (default: from the file name)")
+    parser.add_argument("--force", action="store_true", help="overwrite an existing file")
+    parser.add_argument(
+        "--no-schema",
+        action="store_true",
+        help="do not write fhir-adapter-case.schema.json beside the case (nor the modeline)",
+    )
+
+
+def case_id(path: Path) -> str:
+    """A valid case id from a file name (``Pneumonia 2.case.yaml`` -> ``pneumonia-2``)."""
+    stem = path.name.split(".")[0].lower()
+    cid = re.sub(r"[^a-z0-9]+", "-", stem).strip("-")
+    if len(cid) < 3:
+        cid = f"case-{cid}" if cid else "new-case"
+    return cid[:64]
+
+
+def skeleton(cid: str, title: str, file_name: str, schema_line: str | None) -> str:
+    """The skeleton text of the current case format."""
+    from fhir_adapter.case import CASE_FORMAT
+
+    version = CASE_FORMAT.rsplit("/", 1)[1]
+    text = (TEMPLATES / f"case-{version}.yaml").read_text(encoding="utf-8")
+    text = text.replace("{{id}}", cid).replace("{{file}}", file_name)
+    text = text.replace("{{title}}", _yaml_text(title))
+    if schema_line:
+        return text.replace("{{schema_line}}", schema_line)
+    return text.replace("{{schema_line}}\n", "")
+
+
+def _yaml_text(text: str) -> str:
+    import json
+
+    plain = re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9 ,.()/-]*", text) and not text.endswith(" ")
+    return text if plain else json.dumps(text, ensure_ascii=False)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Write the skeleton (and the schema beside it); it is loaded first to prove it is valid."""
+    from fhir_adapter.case import parse_case
+    from fhir_adapter.convert_cli import write_atomic
+    from fhir_adapter.errors import InputError
+    from fhir_adapter.schema_cli import SCHEMA_FILE, schema_text
+
+    path = Path(args.case)
+    if path.exists() and not args.force:
+        raise InputError(
+            "file exists", file=str(path), fix="choose another name, or pass --force to replace it"
+        )
+    cid = args.id or case_id(path)
+    title = args.title or path.name.split(".")[0].replace("-", " ").replace("_", " ").capitalize()
+    line = None if args.no_schema else f"# yaml-language-server: $schema={SCHEMA_FILE}"
+    text = skeleton(cid, title, path.name, line)
+    parse_case(text, source=str(path))  # a bad --id or --title is reported before writing
+    write_atomic(path, text)
+    print(f"wrote {path} (case id {cid!r})", file=sys.stderr)
+    if not args.no_schema:
+        schema = path.parent / SCHEMA_FILE
+        write_atomic(schema, schema_text())
+        print(f"wrote {schema} (editors read it through the file's first line)", file=sys.stderr)
+    print(
+        f"next: fill it in (codes: fhir-adapter concepts search WORDS --kind KIND), then\n"
+        f"      fhir-adapter convert {path} -o bundle.json",
+        file=sys.stderr,
+    )
+    return 0
