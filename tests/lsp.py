@@ -99,9 +99,8 @@ class LspClient:
         self.notify("textDocument/didOpen", {"textDocument": doc})
 
         def diagnostics(m: dict[str, Any]) -> Any:
-            if m.get("method") == "textDocument/publishDiagnostics":
-                if m["params"]["uri"] == uri:
-                    return m["params"]["diagnostics"]
+            if m.get("method") == "textDocument/publishDiagnostics" and m["params"]["uri"] == uri:
+                return m["params"]["diagnostics"]
             return None
 
         result: list[dict[str, Any]] = self.wait(diagnostics)
