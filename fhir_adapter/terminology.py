@@ -88,9 +88,16 @@ class Terminology:
     """The shipped tables of ``directory`` extended by the tables of the ``addons`` directories."""
 
     def __init__(
-        self, directory: Path = MAPPINGS_DIR, addons: Sequence[AddOn | Path | str] = ()
+        self,
+        directory: Path = MAPPINGS_DIR,
+        addons: Sequence[AddOn | Path | str] = (),
+        *,
+        missing_ok: bool = False,
     ) -> None:
+        """``missing_ok``: skip add-on directories that do not exist (listed in ``skipped``)
+        instead of raising MappingError."""
         self.directory = Path(directory)
+        self.skipped: list[AddOn] = []
         seen = {self.directory.resolve()}
         unique = []
         for a in addons:
@@ -98,7 +105,8 @@ class Terminology:
             if addon.path.resolve() not in seen:  # the same directory twice is read once
                 seen.add(addon.path.resolve())
                 unique.append(addon)
-        self.addons = tuple(unique)
+        self.skipped = [a for a in unique if missing_ok and not a.path.is_dir()]
+        self.addons = tuple(a for a in unique if a not in self.skipped)
         for a in self.addons:
             if not a.path.is_dir():
                 raise MappingError(

@@ -79,16 +79,33 @@ def run(args: argparse.Namespace) -> int:
     return {"search": _search, "show": _show, "add": _add}[args.action](args)
 
 
+def _terminology() -> Any:
+    """The shipped and configured tables; a configured add-on directory that does not exist
+    yet is noted, not an error (``concepts add`` creates it)."""
+    from fhir_adapter.paths import MAPPINGS_DIR
+    from fhir_adapter.terminology import Terminology, configured_addons
+
+    term = Terminology(MAPPINGS_DIR, configured_addons(), missing_ok=True)
+    for a in term.skipped:
+        print(
+            f"note: add-on directory {a.path} ({a.origin}) does not exist yet; "
+            "`fhir-adapter concepts add` creates it",
+            file=sys.stderr,
+        )
+    return term
+
+
 def _search(args: argparse.Namespace) -> int:
     from fhir_adapter.concepts.search import respell, search
 
     text = " ".join(args.text)
-    hits = search(text, kind=args.kind, limit=args.limit)
+    term = _terminology()
+    hits = search(text, kind=args.kind, limit=args.limit, terminology=term)
     note = None
     if not hits:
-        better = respell(text, kind=args.kind) or _unit_guess(text)
+        better = respell(text, kind=args.kind, terminology=term) or _unit_guess(text, term)
         if better:
-            hits = search(better, kind=args.kind, limit=args.limit)
+            hits = search(better, kind=args.kind, limit=args.limit, terminology=term)
             note = f"no match for {text!r}; showing {better!r}"
     if args.format == "json":
         _print_json([_hit_json(h.entry, h.key) for h in hits])
@@ -110,12 +127,11 @@ def _search(args: argparse.Namespace) -> int:
     return 0
 
 
-def _unit_guess(text: str) -> str | None:
+def _unit_guess(text: str, term: Any) -> str | None:
     """The UCUM code of the units table closest to ``text`` (``mg/day`` -> ``mg/d``), or None."""
     from fhir_adapter.suggest import unit_matches
-    from fhir_adapter.terminology import default_terminology
 
-    close = unit_matches(text, default_terminology().table("units"))
+    close = unit_matches(text, term.table("units"))
     return close[0] if close else None
 
 
@@ -175,9 +191,8 @@ def _show(args: argparse.Namespace) -> int:
     from fhir_adapter.concepts.index import Entry, lookup, table_entries
     from fhir_adapter.errors import InputError
     from fhir_adapter.suggest import close_matches, did_you_mean
-    from fhir_adapter.terminology import default_terminology
 
-    term = default_terminology()
+    term = _terminology()
     if "|" in args.key:
         system, code = parse_code(args.key)
         found = lookup(system, code, term)
@@ -216,7 +231,7 @@ def _show(args: argparse.Namespace) -> int:
 def _add(args: argparse.Namespace) -> int:
     from fhir_adapter.concepts.addon import add_concept
     from fhir_adapter.errors import InputError
-    from fhir_adapter.terminology import configured_addons, use_mappings
+    from fhir_adapter.terminology import configured_addons
 
     target = Path(args.mappings[0]) if args.mappings else None
     if target is None:
@@ -230,15 +245,12 @@ def _add(args: argparse.Namespace) -> int:
             )
         target = configured[0]
     target.mkdir(parents=True, exist_ok=True)
-    from fhir_adapter.terminology import default_terminology
-
-    use_mappings(args.mappings)
     path, codings = add_concept(
         args.key,
         args.table,
         args.code,
         target,
-        default_terminology(),
+        _terminology(),
         text=args.text,
         displays=tuple(args.display),
         source=args.source,

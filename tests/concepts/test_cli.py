@@ -94,3 +94,37 @@ def test_case_unit_and_key_suggestions(write_case: Callable[..., Path]) -> None:
     fixes = {p.field: p.fix for p in info.value.problems}
     assert fixes["medications[0].concept"].startswith("did you mean 'metformin'?")
     assert fixes["medications[0].daily_dose.unit"].startswith("did you mean 'mg/d'?")
+
+
+def test_configured_addon_dir_may_not_exist_yet_for_concepts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from fhir_adapter import terminology
+
+    cfg = tmp_path / "fhir-adapter.yaml"
+    cfg.write_text("mappings: [my-codes]\n")
+    monkeypatch.setenv("FHIR_ADAPTER_CONFIG", str(cfg))
+    monkeypatch.delenv(terminology.ENV_VAR, raising=False)
+    terminology.use_mappings(())
+    code, out, err = run(capsys, "concepts", "search", "pneumonia", "--limit", "1")
+    assert code == 0 and "does not exist yet" in err and "233604007" in out
+    assert (
+        run(
+            capsys,
+            "concepts",
+            "add",
+            "pneumonia",
+            "--table",
+            "conditions",
+            "--code",
+            "sct|233604007",
+        )[0]
+        == 0
+    )
+    assert (tmp_path / "my-codes" / "conditions.yaml").is_file()
+    # convert does not tolerate it: a typo in a directory name must not pass silently
+    (tmp_path / "my-codes" / "conditions.yaml").unlink()
+    (tmp_path / "my-codes").rmdir()
+    code, _, err = run(capsys, "convert", "-o", str(tmp_path / "b.json"))
+    assert code == 2 and "add-on mappings directory not found" in err and "mappings: in" in err
+    terminology.use_mappings(())
