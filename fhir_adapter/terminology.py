@@ -222,9 +222,8 @@ TABLE_KINDS = {
     "units": "unit",
     "hl7": "code",
     "procedures": "procedure",
-    "allergies": "allergy",
-    "specimens": "specimen",
-    "encounters": "encounter",
+    "specimen_types": "specimen",
+    "social_history": "social-history",
 }
 
 

@@ -59,21 +59,18 @@ def lsp(server: Path, tmp_path: Path) -> Iterator[LspClient]:
 
 
 def test_editor_checks_and_completes_a_case_file(lsp: LspClient, tmp_path: Path) -> None:
-    assert main(["schema", "-o", str(tmp_path / "fhir-adapter-case.schema.json")]) == 0
+    """The skeleton `init` writes, as an editor sees it: a wrong value and an unknown key are
+    flagged, section names are offered."""
     case = tmp_path / "new.case.yaml"
-    case.write_text(
-        "# yaml-language-server: $schema=fhir-adapter-case.schema.json\n"
-        "format: fhir-adapter-case/1\n"
-        "id: new-case\n"
-        "title: A new case\n"
-        "patient:\n"
-        "  sex: femal\n"
-        "colour: blue\n"
-        "\n"
-    )
+    assert main(["init", str(case), "--format", "2"]) == 0
+    text = case.read_text().replace("  sex: unknown", "  sex: femal") + "colour: blue\n\n"
+    case.write_text(text)
+    lines = text.splitlines()
+    sex_line = next(i for i, line in enumerate(lines) if line.startswith("  sex: femal"))
     problems = {(d["range"]["start"]["line"], d["message"]) for d in lsp.open(case)}
-    assert any(line == 5 and "female" in msg for line, msg in problems), problems
-    assert any(line == 6 and "colour" in msg for line, msg in problems), problems
-    labels = lsp.complete(case, 7, 0)
-    assert {"conditions", "labs", "medications"} <= set(labels), labels
-    assert "format" not in labels  # already present
+    assert any(line == sex_line and "female" in msg for line, msg in problems), problems
+    assert any(line == len(lines) - 2 and "colour" in msg for line, msg in problems), problems
+    # completion on the empty last line: the top-level fields not written yet
+    labels = lsp.complete(case, len(lines) - 1, 0)
+    assert {"summary", "source"} <= set(labels), labels
+    assert "format" not in labels and "conditions" not in labels  # already present

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from fhir_adapter.case import FORMATS
 from fhir_adapter.cli import main
 from fhir_adapter.paths import FIXTURES_DIR
 
@@ -27,21 +28,23 @@ def test_schema_is_self_contained_and_accepts_every_fixture(
     from jsonschema import Draft202012Validator
     from referencing import Registry
 
-    out = tmp_path / "fhir-adapter-case.schema.json"
-    assert main(["schema", "-o", str(out)]) == 0
-    assert (
-        "# yaml-language-server: $schema=fhir-adapter-case.schema.json" in capsys.readouterr().err
-    )
-    schema = json.loads(out.read_text())
-    Draft202012Validator.check_schema(schema)
-    assert all(r.startswith("#/") for r in refs(schema)), "editors must not need to fetch $id"
-    # an empty registry: any reference that is not local would fail to resolve
-    validator = Draft202012Validator(schema, registry=Registry())
+    validators = {}
+    for version in sorted(set(FORMATS.values())):
+        out = tmp_path / f"fhir-adapter-case-{version}.schema.json"
+        assert main(["schema", "--format", str(version), "-o", str(out)]) == 0
+        assert f"# yaml-language-server: $schema={out.name}" in capsys.readouterr().err
+        schema = json.loads(out.read_text())
+        Draft202012Validator.check_schema(schema)
+        assert all(r.startswith("#/") for r in refs(schema)), "editors must not fetch $id"
+        # an empty registry: any reference that is not local would fail to resolve
+        validators[f"fhir-adapter-case/{version}"] = Draft202012Validator(
+            schema, registry=Registry()
+        )
     fixtures = sorted(FIXTURES_DIR.glob("*.case.yaml"))
     assert fixtures
     for case in fixtures:
         data = yaml.load(case.read_text(), Loader=yaml.BaseLoader)  # dates stay text
-        errors = [e.message for e in validator.iter_errors(_numbers(data))]
+        errors = [e.message for e in validators[data["format"]].iter_errors(_numbers(data))]
         assert errors == [], case.name
 
 
@@ -62,6 +65,9 @@ def _numbers(node: object) -> object:
     return node
 
 
-def test_schema_to_stdout(capsys: pytest.CaptureFixture[str]) -> None:
+def test_schema_to_stdout_is_the_current_format(capsys: pytest.CaptureFixture[str]) -> None:
+    from fhir_adapter.case import CURRENT_FORMAT
+
     assert main(["schema"]) == 0
-    assert json.loads(capsys.readouterr().out)["properties"]["format"]
+    assert json.loads(capsys.readouterr().out)["properties"]["format"]["const"] == CURRENT_FORMAT
+    assert main(["schema", "--format", "9"]) == 2

@@ -145,8 +145,6 @@ def _where(entry: Any) -> str:
 
 
 def _print_entry(entry: Any, key: str, n: int | None = None, kind: str | None = None) -> None:
-    from fhir_adapter.terminology import TABLE_KINDS
-
     head = f"{n}. " if n is not None else ""
     print(f"{head}{key}  [{', '.join(entry.kinds)}; {_where(entry)}]  {entry.text}")
     for c in entry.codes:
@@ -157,9 +155,9 @@ def _print_entry(entry: Any, key: str, n: int | None = None, kind: str | None = 
     if entry.note:
         print(f"     note: {' '.join(entry.note.split())}")
     if entry.origin != "table":
-        tables = {v: k for k, v in TABLE_KINDS.items()}
-        wanted = kind if kind in tables else next((k for k in entry.kinds if k in tables), None)
-        table = tables.get(wanted or "", "TABLE")
+        from fhir_adapter.concepts.search import table_for
+
+        table = table_for(entry.kinds, kind) or "TABLE"
         codes = " ".join(f"--code '{c.system}|{c.code}'" for c in entry.codes)
         print(f"     add: fhir-adapter concepts add {key} --table {table} {codes}")
 

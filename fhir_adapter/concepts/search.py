@@ -27,7 +27,10 @@ from fhir_adapter.terminology import TABLE_KINDS, Terminology, default_terminolo
 
 _WORD = re.compile(r"[a-z0-9]+")
 #: Kinds the offline sources give besides the tables' kinds.
-EXTRA_KINDS = ("reaction", "organism", "device", "vaccine")
+EXTRA_KINDS = ("allergy", "reaction", "organism", "device", "vaccine")
+#: The table a concept of each kind goes into (``concepts add --table``), where it is not the
+#: table holding that kind: allergy substances are case ``allergies[].concept``, a medications key.
+KIND_TABLES = {"allergy": "medications", "reaction": "findings", "organism": "findings"}
 #: Match tiers, best first.
 EXACT_CODE, EXACT, STARTS, WORDS, PREFIXES, SUBSTRINGS = 6, 5, 4, 3, 2, 1
 
@@ -54,6 +57,16 @@ def suggest_key(text: str) -> str:
     """A lower_snake_case key for a concept text (``Pneumonia`` -> ``pneumonia``)."""
     key = "_".join(words(text))[:60].strip("_") or "concept"
     return key if key[0].isalpha() else f"c_{key}"
+
+
+def table_for(kinds: tuple[str, ...], wanted: str | None = None) -> str | None:
+    """The table to add a concept of these kinds to (``wanted`` first, if it is one of them)."""
+    tables = {v: k for k, v in TABLE_KINDS.items()} | KIND_TABLES
+    order = [wanted] if wanted in kinds else []
+    for kind in [*order, *kinds]:
+        if kind in tables:
+            return tables[kind]
+    return None
 
 
 def all_kinds(term: Terminology) -> list[str]:
