@@ -19,7 +19,8 @@ class FhirAdapterError(Exception):
 class InputError(FhirAdapterError):
     """Bad user input: a file, a field within it, and the fix.
 
-    ``str(err)`` reads ``file:line: field: message (fix: ...)`` with absent parts left out.
+    ``str(err)`` reads ``file:line:column: field: message (fix: ...)`` with absent parts left
+    out (line and column are 1-based).
     """
 
     def __init__(
@@ -30,10 +31,12 @@ class InputError(FhirAdapterError):
         line: int | None = None,
         field: str | None = None,
         fix: str | None = None,
+        column: int | None = None,
     ) -> None:
         self.message = message
         self.file = file
         self.line = line
+        self.column = column
         self.field = field
         self.fix = fix
         super().__init__(self.__str__())
@@ -42,6 +45,8 @@ class InputError(FhirAdapterError):
         where = ""
         if self.file:
             where = self.file if self.line is None else f"{self.file}:{self.line}"
+            if self.line is not None and self.column is not None:
+                where += f":{self.column}"
         parts = [p for p in (where, self.field) if p]
         text = ": ".join([*parts, self.message])
         if self.fix:
@@ -65,7 +70,14 @@ class CaseError(InputError):
     def collect(cls, problems: list[InputError]) -> CaseError:
         """One error reporting every problem found, in file order."""
         first = problems[0]
-        err = cls(first.message, file=first.file, line=first.line, field=first.field, fix=first.fix)
+        err = cls(
+            first.message,
+            file=first.file,
+            line=first.line,
+            field=first.field,
+            fix=first.fix,
+            column=first.column,
+        )
         err.problems = list(problems)
         return err
 

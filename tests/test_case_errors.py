@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -123,7 +124,7 @@ def test_each_bad_field_is_named_with_line_and_fix(
     assert words in problem.message
     assert problem.fix, "every error suggests a fix"
     text = str(err)
-    assert f":{line}: {field}: " in text
+    assert re.search(rf":{line}:\d+: {re.escape(field)}: ", text), text  # file:line:column
 
 
 def test_malformed_yaml_names_the_line(write_case: Callable[..., Path]) -> None:

@@ -36,14 +36,22 @@ _DATE_RE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
 _DATE_FIX = "write a real date, e.g. 2010 or 2010-03-14"
 
 
-def check_case(case: Case, lines: Lines, source: str, term: Terminology) -> None:
-    """Raise one CaseError listing every problem of ``case`` (none: return)."""
+def check_case(
+    case: Case,
+    lines: Lines,
+    source: str,
+    term: Terminology,
+    known: dict[str, str] | None = None,
+) -> None:
+    """Raise one CaseError listing every problem of ``case`` (none: return). ``known``: keys
+    (-> kinds) of items the file holds but the model left out (they failed the schema), so that
+    references to them are not reported again."""
     problems: list[InputError] = []
 
     def report(path: tuple[Any, ...], message: str, fix: str) -> None:
         problems.append(problem(lines, source, path, message, fix))
 
-    kinds = _check_keys(case, report)
+    kinds = {**(known or {}), **_check_keys(case, report)}
     for section, i, item in case.items():
         for path, value, meta in walk(item, (section, i)):
             if "ref" in meta:

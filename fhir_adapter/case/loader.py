@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from fhir_adapter.case.build import build_case
 from fhir_adapter.case.checks import check_case
 from fhir_adapter.case.model import Case
-from fhir_adapter.case.schema import check_schema
+from fhir_adapter.case.salvage import Salvage
+from fhir_adapter.case.schema import format_version, schema_problems
 from fhir_adapter.case.source import parse_with_lines
-from fhir_adapter.errors import CaseError
+from fhir_adapter.errors import CaseError, InputError
 from fhir_adapter.paths import SEED_CASE
 from fhir_adapter.terminology import Terminology, default_terminology
 
@@ -41,9 +43,45 @@ def load_case(path: str | Path | None = None, *, terminology: Terminology | None
 def parse_case(
     text: str, *, source: str = "<case>", terminology: Terminology | None = None
 ) -> Case:
-    """Check case-file text and build the :class:`Case` (see :func:`load_case`)."""
+    """Check case-file text and build the :class:`Case` (see :func:`load_case`).
+
+    Every problem of the file is reported in one CaseError, each once, in file order: duplicate
+    keys, schema problems, and the checks of meaning on what the schema accepted
+    (:mod:`fhir_adapter.case.salvage`).
+    """
     data, lines = parse_with_lines(text, source)
-    version = check_schema(data, lines, source)
-    case = build_case(data, version, source)
-    check_case(case, lines, source, terminology or default_terminology())
+    version = format_version(data, lines, source)
+    problems: list[InputError] = list(lines.problems)
+    rejected = schema_problems(data, version, lines, source)
+    problems += [p for _, p in rejected]
+    salvage = Salvage(data, version, {path for path, _ in rejected}, lines) if rejected else None
+    try:
+        if salvage is None:
+            case = build_case(data, version, source)
+            check_case(case, lines, source, terminology or default_terminology())
+        else:
+            case = build_case(salvage.data, version, source)
+            term = terminology or default_terminology()
+            try:
+                check_case(case, salvage.lines, source, term, salvage.known)
+            except CaseError as err:
+                problems += [salvage.restore(p) for p in err.problems]
+    except CaseError as err:
+        problems += err.problems
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+        if salvage is None:  # the schema accepted the file: a genuine bug, not a bad file
+            raise
+    if problems:
+        raise CaseError.collect(_once_in_file_order(problems))
     return case
+
+
+def _once_in_file_order(problems: list[InputError]) -> list[InputError]:
+    seen: set[tuple[Any, ...]] = set()
+    out = []
+    for p in sorted(problems, key=lambda p: (p.line or 0, p.column or 0)):
+        ident = (p.line, p.column, p.field, p.message)
+        if ident not in seen:
+            seen.add(ident)
+            out.append(p)
+    return out

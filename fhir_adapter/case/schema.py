@@ -13,8 +13,9 @@ from importlib import import_module
 from pathlib import Path
 from typing import Any
 
-from fhir_adapter.case.source import Lines, dotted, line_of
+from fhir_adapter.case.source import Lines, col_of, dotted, line_of
 from fhir_adapter.errors import CaseError, InputError
+from fhir_adapter.suggest import close_matches, did_you_mean
 
 SCHEMAS_DIR = Path(__file__).resolve().parent.parent / "schemas"
 #: Every format this version of fhir-adapter reads: format name -> version number.
@@ -55,22 +56,34 @@ def format_version(data: dict[str, Any], lines: Lines, source: str) -> int:
             field="format",
             fix=f"add 'format: {CURRENT_FORMAT}' at the top",
         )
+    hint = did_you_mean(close_matches(str(declared), list(FORMATS)))
     raise CaseError(
         f"{declared!r} is not supported",
         file=source,
         line=lines.get(("format",), 1),
+        column=col_of(lines, ("format",)),
         field="format",
-        fix=f"use {CURRENT_FORMAT!r} (or {', '.join(map(repr, FORMATS))})",
+        fix=f"{hint + ' ' if hint else ''}use {CURRENT_FORMAT!r} (or {', '.join(map(repr, FORMATS))})",
     )
 
 
 def check_schema(data: dict[str, Any], lines: Lines, source: str) -> int:
     """Check ``data`` against the schema of the format it declares; returns the version."""
     version = format_version(data, lines, source)
+    problems = [p for _, p in schema_problems(data, version, lines, source)]
+    if problems:
+        raise CaseError.collect(problems)
+    return version
+
+
+def schema_problems(
+    data: dict[str, Any], version: int, lines: Lines, source: str
+) -> list[tuple[tuple[Any, ...], InputError]]:
+    """Every schema problem of ``data``, each with the path of the value the schema rejected."""
     fast = import_module(f"fhir_adapter.schemas.case{version}_check")
     try:
         fast.check(data)  # generated from the same schema; fast, no jsonschema import
-        return version
+        return []
     except fast.JsonSchemaValueException:
         pass  # invalid: let jsonschema find and explain every problem
     errors = sorted(
@@ -78,12 +91,9 @@ def check_schema(data: dict[str, Any], lines: Lines, source: str) -> int:
         key=lambda e: line_of(lines, tuple(e.absolute_path)) or 0,
     )
     root = case_schema(version)
-    problems: list[InputError] = []
-    for err in errors:
-        problems.extend(_explain(err, lines, source, root))
-    if problems:
-        raise CaseError.collect(problems)
-    return version  # pragma: no cover - the generated check and jsonschema agree (tested)
+    return [
+        (tuple(err.absolute_path), p) for err in errors for p in _explain(err, lines, source, root)
+    ]
 
 
 _JSON_TYPES = {
@@ -121,8 +131,17 @@ def _explain(err: Any, lines: Lines, source: str, root: dict[str, Any]) -> list[
     path = tuple(err.absolute_path)
     v, inst, schema = err.validator, err.instance, err.schema
 
-    def problem(message: str, fix: str | None, at: tuple[Any, ...] = path) -> CaseError:
-        return CaseError(message, file=source, line=line_of(lines, at), field=dotted(at), fix=fix)
+    def problem(
+        message: str, fix: str | None, at: tuple[Any, ...] = path, key: bool = False
+    ) -> CaseError:
+        return CaseError(
+            message,
+            file=source,
+            line=line_of(lines, at),
+            column=col_of(lines, at, key=key),
+            field=dotted(at),
+            fix=fix,
+        )
 
     if v in ("oneOf", "anyOf"):
         branches = [_resolve(root, b) for b in err.validator_value]
@@ -145,11 +164,10 @@ def _explain(err: Any, lines: Lines, source: str, root: dict[str, Any]) -> list[
                 return [p for e in sub for p in _explain(e, lines, source, root)]
     if v == "additionalProperties":
         allowed = sorted(schema.get("properties", {}))
+        unknown = sorted(set(inst) - set(allowed))
         return [
-            problem(
-                f"unknown key {k!r}", f"remove it or use one of: {', '.join(allowed)}", (*path, k)
-            )
-            for k in sorted(set(inst) - set(allowed))
+            problem(f"unknown key {k!r}", _unknown_key_fix(k, allowed, inst), (*path, k), key=True)
+            for k in unknown
         ]
     if v == "required":
         return [
@@ -157,6 +175,7 @@ def _explain(err: Any, lines: Lines, source: str, root: dict[str, Any]) -> list[
                 f"missing required field {k!r}",
                 file=source,
                 line=line_of(lines, path),
+                column=col_of(lines, path),
                 field=dotted((*path, k)),
                 fix=f"add '{k}:' here (see fixtures/README.md)",
             )
@@ -179,7 +198,9 @@ def _explain(err: Any, lines: Lines, source: str, root: dict[str, Any]) -> list[
             )
     elif v == "enum":
         msg = f"{inst!r} is not allowed"
-        fix = f"use one of: {', '.join(map(str, err.validator_value))}"
+        options = [str(o) for o in err.validator_value]
+        hint = did_you_mean(close_matches(str(inst), options))
+        fix = f"{hint + ' ' if hint else ''}use one of: {', '.join(options)}"
     elif v == "const":
         msg = f"{inst!r} is not supported"
         fix = f"use {err.validator_value!r}"
@@ -201,6 +222,13 @@ def _explain(err: Any, lines: Lines, source: str, root: dict[str, Any]) -> list[
         msg = err.message
         fix = None
     return [problem(msg, fix)]
+
+
+def _unknown_key_fix(key: str, allowed: list[str], inst: dict[str, Any]) -> str:
+    """Did-you-mean for a misspelt field name (among the fields not written yet), then the list."""
+    hint = did_you_mean(close_matches(key, [a for a in allowed if a not in inst]))
+    listed = f"use one of: {', '.join(allowed)}"
+    return f"{hint} Otherwise remove it or {listed}" if hint else f"remove it or {listed}"
 
 
 def _resolve(root: dict[str, Any], branch: dict[str, Any]) -> dict[str, Any]:

@@ -7,8 +7,17 @@ from typing import Any
 
 from fhir_adapter.errors import CaseError
 
-#: Field path (keys and list indexes) -> 1-based line in the case file.
-Lines = dict[tuple[Any, ...], int]
+
+class Lines(dict[tuple[Any, ...], int]):
+    """Field path (keys and list indexes) -> 1-based line in the case file; also the 1-based
+    column of each value (``cols``) and of each mapping key (``key_at``: (line, column)), and the
+    problems found while parsing that did not stop it (``problems``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cols: dict[tuple[Any, ...], int] = {}
+        self.key_at: dict[tuple[Any, ...], tuple[int, int]] = {}
+        self.problems: list[CaseError] = []
 
 
 # YAML 1.1 would turn 2010-02-30 into a date (and fail obscurely) and "no" into False in some
@@ -36,7 +45,7 @@ def parse_with_lines(text: str, source: str) -> tuple[dict[str, Any], Lines]:
     import yaml
 
     loader = _LOADER()(text)
-    lines: Lines = {}
+    lines = Lines()
     try:
         node = loader.get_single_node()
         if node is None:
@@ -44,26 +53,39 @@ def parse_with_lines(text: str, source: str) -> tuple[dict[str, Any], Lines]:
 
         def build(n: Any, path: tuple[Any, ...]) -> Any:
             lines[path] = n.start_mark.line + 1
+            lines.cols[path] = n.start_mark.column + 1
             if isinstance(n, yaml.MappingNode):
                 out: dict[str, Any] = {}
                 for k_node, v_node in n.value:
                     key = loader.construct_object(k_node, deep=True)
+                    at = (k_node.start_mark.line + 1, k_node.start_mark.column + 1)
                     if not isinstance(key, str):
-                        raise CaseError(
-                            f"key {key!r} is not text",
-                            file=source,
-                            line=k_node.start_mark.line + 1,
-                            field=dotted(path),
-                            fix="quote the key",
+                        lines.problems.append(
+                            CaseError(
+                                f"key {key!r} is not text",
+                                file=source,
+                                line=at[0],
+                                column=at[1],
+                                field=dotted(path),
+                                fix="quote the key",
+                            )
                         )
-                    if key in out:
-                        raise CaseError(
-                            f"duplicate key {key!r}",
-                            file=source,
-                            line=k_node.start_mark.line + 1,
-                            field=dotted((*path, key)),
-                            fix="keep one of the two entries",
+                        continue
+                    key_path = (*path, key)
+                    if key in out:  # reported, and the first entry kept, so checking goes on
+                        first = lines.key_at[key_path][0]
+                        lines.problems.append(
+                            CaseError(
+                                f"duplicate key {key!r} (first on line {first})",
+                                file=source,
+                                line=at[0],
+                                column=at[1],
+                                field=dotted((*path, key)),
+                                fix="keep one of the two entries",
+                            )
                         )
+                        continue
+                    lines.key_at[key_path] = at
                     out[key] = build(v_node, (*path, key))
                 return out
             if isinstance(n, yaml.SequenceNode):
@@ -77,6 +99,7 @@ def parse_with_lines(text: str, source: str) -> tuple[dict[str, Any], Lines]:
             f"malformed YAML/JSON: {err.problem or err.context}",
             file=source,
             line=mark.line + 1 if mark else None,
+            column=mark.column + 1 if mark else None,
             fix="fix the syntax at that line",
         ) from None
     except yaml.YAMLError as err:
@@ -113,9 +136,25 @@ def line_of(lines: Lines, path: tuple[Any, ...]) -> int | None:
     return lines.get(present(lines, path))
 
 
+def col_of(lines: Lines, path: tuple[Any, ...], *, key: bool = False) -> int | None:
+    """The column of ``path``'s value (``key``: of its key), or of the nearest enclosing field."""
+    where = present(lines, path)
+    if key and where in getattr(lines, "key_at", {}):
+        return lines.key_at[where][1]
+    cols: dict[tuple[Any, ...], int] = getattr(lines, "cols", {})
+    return cols.get(where)
+
+
 def problem(
     lines: Lines, source: str, path: tuple[Any, ...], message: str, fix: str | None
 ) -> CaseError:
     """A CaseError located at ``path`` (or the nearest enclosing field the file writes)."""
     where = present(lines, path)
-    return CaseError(message, file=source, line=lines.get(where), field=dotted(where), fix=fix)
+    return CaseError(
+        message,
+        file=source,
+        line=lines.get(where),
+        column=col_of(lines, where),
+        field=dotted(where),
+        fix=fix,
+    )
