@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 
-from fhir_adapter import terminology
 from fhir_adapter.cli import main
 from fhir_adapter.paths import MAPPINGS_DIR
 from fhir_adapter.terminology import Terminology
-
-
-@pytest.fixture(autouse=True)
-def clean_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    monkeypatch.delenv(terminology.ENV_VAR, raising=False)
-    monkeypatch.setenv("FHIR_ADAPTER_CONFIG", str(tmp_path / "no-such-config.yaml"))
-    terminology.use_mappings(())
-    yield
-    terminology.use_mappings(())
 
 
 def add(mine: Path, *argv: str) -> int:

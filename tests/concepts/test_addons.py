@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -36,15 +35,6 @@ CASE = (
     .read_text()
     .replace("concept: type_2_diabetes_mellitus", "concept: pneumonia")
 )
-
-
-@pytest.fixture(autouse=True)
-def clean_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    monkeypatch.delenv(terminology.ENV_VAR, raising=False)
-    monkeypatch.setenv("FHIR_ADAPTER_CONFIG", str(tmp_path / "no-such-config.yaml"))
-    terminology.use_mappings(())
-    yield
-    terminology.use_mappings(())
 
 
 def addon(tmp_path: Path, name: str, table: str, text: str) -> Path:
