@@ -46,18 +46,26 @@ def to_resources(case: Case, *, terminology: Terminology | None = None) -> list[
 def convert(
     case: Case | str | Path | None = None,
     *,
-    bundle_type: str = "transaction",
+    bundle_type: str | None = None,
+    profile: str | None = None,
     terminology: Terminology | None = None,
 ) -> dict[str, Any]:
     """The FHIR R4 bundle of a case, as a JSON-ready ``dict``.
 
     ``case`` is a :class:`Case`, a case-file path, or None for the built-in seed case.
-    ``bundle_type`` is ``"transaction"`` (entries carry conditional-create requests) or
-    ``"collection"``. The same case always gives an identical bundle. To get a ``fhir.resources``
-    model: ``fhir.resources.R4B.bundle.Bundle.model_validate(convert(...))``.
+    ``bundle_type`` is ``"transaction"`` (the default; entries carry conditional-create requests)
+    or ``"collection"``. ``profile`` selects a profile output mode (see
+    :mod:`fhir_adapter.profiled`): ``"ips"`` (an IPS 1.1.0 ``document``), ``"us-core"`` (US Core
+    6.1.0), ``"us-core@3.1.1"`` or ``"us-core@7.0.0"``; None gives plain R4. The same case (and,
+    for ``ips``, the same document time) always gives an identical bundle. To get a
+    ``fhir.resources`` model: ``fhir.resources.R4B.bundle.Bundle.model_validate(convert(...))``.
     """
     if not isinstance(case, Case):
         case = load_case(case, terminology=terminology)
-    return make_bundle(
-        to_resources(case, terminology=terminology), bundle_type=bundle_type, bundle_key=case.id
-    )
+    resources = to_resources(case, terminology=terminology)
+    if profile is not None:
+        from fhir_adapter.profiled import build
+
+        term = terminology or default_terminology()
+        return build(case, resources, profile, bundle_type=bundle_type, terminology=term)
+    return make_bundle(resources, bundle_type=bundle_type or "transaction", bundle_key=case.id)

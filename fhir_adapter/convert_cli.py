@@ -1,7 +1,9 @@
 """Convert a case file to a FHIR R4 bundle (the built-in seed case by default).
 
-The bundle is validated with the offline validator before it is written; an invalid bundle is
-not written (exit 1). Output is written atomically: a failed run leaves no partial file.
+With --profile the bundle is an IPS document (ips) or a US Core bundle (us-core, us-core@3.1.1,
+us-core@7.0.0). The bundle is validated with the offline validator before it is written; an
+invalid bundle is not written (exit 1). Output is written atomically: a failed run leaves no
+partial file.
 """
 
 from __future__ import annotations
@@ -21,8 +23,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--type",
         dest="bundle_type",
         choices=("transaction", "collection"),
-        default="transaction",
-        help="bundle type (default: transaction)",
+        default=None,
+        help="bundle type (default: transaction; an IPS is always a document)",
+    )
+    parser.add_argument(
+        "--profile",
+        metavar="MODE",
+        default=None,
+        help="profile output mode: ips (IPS 1.1.0 document; its time comes from the case's "
+        "source.date or SOURCE_DATE_EPOCH), us-core (6.1.0), us-core@3.1.1, us-core@7.0.0 "
+        "(default: plain R4)",
     )
     parser.add_argument(
         "--no-validate", action="store_true", help="skip offline validation of the produced bundle"
@@ -56,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
 
     from fhir_adapter.convert import convert
 
-    bundle = convert(args.case, bundle_type=args.bundle_type)
+    bundle = convert(args.case, bundle_type=args.bundle_type, profile=args.profile)
     report = None
     if not args.no_validate:
         from fhir_adapter.validation import validate
@@ -76,7 +86,8 @@ def run(args: argparse.Namespace) -> int:
     if args.output:
         write_atomic(Path(args.output), text)
         n = len(bundle["entry"])
-        print(f"wrote {args.output}: {args.bundle_type} bundle, {n} resources", file=sys.stderr)
+        kind = bundle["type"] + (f" ({args.profile})" if args.profile else "")
+        print(f"wrote {args.output}: {kind} bundle, {n} resources", file=sys.stderr)
     else:
         sys.stdout.write(text)
     return 0

@@ -91,3 +91,8 @@ class CaseError(InputError):
 
 class MappingError(InputError):
     """A terminology table in ``mappings/`` that is malformed, or a concept it lacks."""
+
+
+class ProfileError(InputError):
+    """A profile output mode that cannot be produced: unknown mode or version, or a fact the
+    mode needs (such as the document's time) that neither the case nor the environment gives."""

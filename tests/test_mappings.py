@@ -52,6 +52,7 @@ ALLOWED_SYSTEMS = {
     HL7_PREFIX + "allergyintolerance-clinical",
     HL7_PREFIX + "allergyintolerance-verification",
     HL7_PREFIX + "v2-0487",
+    "http://hl7.org/fhir/uv/ips/CodeSystem/absent-unknown-uv-ips",
 }
 #: Acquisition modalities from DICOM PS3.16 CID 29 that an adapter might meet. "XR" is not a
 #: DICOM modality; "OT" is left out (not an acquisition modality in current CID 29).
@@ -145,6 +146,18 @@ EXPECTED_KEYS = {
         "obs_category_survey",
         "data_absent_unknown",
         "data_absent_not_performed",
+    },
+    "ips": {
+        "patient_summary_document",
+        "section_problems",
+        "section_allergies",
+        "section_medications",
+        "section_results",
+        "section_past_illness",
+        "section_procedures",
+        "no_allergy_info",
+        "no_medication_info",
+        "no_problem_info",
     },
 }
 

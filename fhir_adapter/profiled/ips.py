@@ -1,0 +1,267 @@
+"""IPS output: the case as an International Patient Summary (IPS 1.1.0) ``document`` Bundle.
+
+The Bundle (``Bundle-uv-ips``) starts with a Composition (``Composition-uv-ips``, LOINC 60591-5
+"Patient summary Document") whose sections (declared in ``rules.yaml``) list every clinical
+resource of the case; every other entry (the Patient, the author Device, ImagingStudies,
+findings reported in a DiagnosticReport) is reached from the Composition by references.
+
+- Required sections the case says nothing about (Problems, Allergies, Medications) hold the IPS
+  "absent or unknown" statement (e.g. *No information about allergies*), never an empty list and
+  never a made-up "no known allergies".
+- The author is a Device naming fhir-adapter and its version: the document is assembled by
+  software from the case, and the narrative says that no clinician wrote or attested it.
+- ``Bundle.timestamp`` and ``Composition.date`` follow :mod:`fhir_adapter.profiled.timestamp`
+  (case ``source.date``, else ``SOURCE_DATE_EPOCH``, else an error; never the clock).
+- Facts the profiles require and the case lacks (Patient name and birth date, dates and
+  performers of results, effective periods of medications) carry ``data-absent-reason``.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from fhir_adapter import __version__
+from fhir_adapter.bundle import dependency_order, references
+from fhir_adapter.errors import ProfileError
+from fhir_adapter.ids import business_identifier, resource_uuid
+from fhir_adapter.narrative import narrative
+from fhir_adapter.profiled import adjust, ips_text
+from fhir_adapter.profiled.rules import Matcher, rules
+from fhir_adapter.profiled.timestamp import document_time
+
+if TYPE_CHECKING:  # pragma: no cover
+    from fhir_adapter.case import Case
+    from fhir_adapter.profiled import ProfileMode
+    from fhir_adapter.terminology import Terminology
+
+SOFTWARE = "fhir-adapter"
+#: Resource fields holding the patient reference, by resource type (absent statements).
+_SUBJECT = {"AllergyIntolerance": "patient"}
+
+
+class _Doc:
+    """The document being assembled: its case, mode, terminology and resources by fullUrl."""
+
+    def __init__(self, case: Case, mode: ProfileMode, term: Terminology) -> None:
+        self.case, self.mode, self.term = case, mode, term
+        self.by_url: dict[str, dict[str, Any]] = {}
+
+    def uuid(self, resource_type: str, key: str) -> str:
+        return resource_uuid(self.case.id, resource_type, key)
+
+    def add(self, r: dict[str, Any]) -> str:
+        url = f"urn:uuid:{r['id']}"
+        self.by_url[url] = r
+        return url
+
+    def head(self, resource_type: str, key: str, title: str, rows: list[Any]) -> dict[str, Any]:
+        uid = self.uuid(resource_type, key)
+        return {
+            "resourceType": resource_type,
+            "id": uid,
+            "text": narrative(title, rows),
+            "identifier": [business_identifier(uid)],
+        }
+
+
+def _profiled(resources: list[dict[str, Any]], mode: ProfileMode) -> list[dict[str, Any]]:
+    matcher = Matcher(resources)
+    out = []
+    for base in resources:
+        r = copy.deepcopy(base)
+        adjust.finding_value(r)
+        adjust.partial_dates(r)
+        out.append(adjust.apply_claim(r, matcher.claim(mode.name, mode.version, base)))
+    return out
+
+
+def _absent_statement(doc: _Doc, when_empty: dict[str, Any], patient: str) -> dict[str, Any]:
+    """The IPS 'no information about ...' resource of an empty required section."""
+    rtype, key = when_empty["type"], when_empty["code"]
+    concept = doc.term.concept("ips", key)
+    rows = [
+        ("Statement", concept.text),
+        ("Why", "the case gives no information on this; nothing is known either way"),
+    ]
+    r = doc.head(rtype, f"ips-{key}", concept.text, rows)
+    if rtype == "MedicationStatement":
+        r["status"] = "unknown"
+        r["medicationCodeableConcept"] = concept.to_codeable_concept()
+        # as in the IPS package's own 'no information' example: a period does not apply
+        r["_effectiveDateTime"] = {"extension": [adjust.dar("not-applicable")]}
+    elif rtype == "AllergyIntolerance":
+        r["clinicalStatus"] = doc.term.concept(
+            "ips", "allergy_clinical_active"
+        ).to_codeable_concept()
+        r["code"] = concept.to_codeable_concept()
+    else:
+        r["clinicalStatus"] = doc.term.concept("hl7", "clinical_active").to_codeable_concept()
+        r["code"] = concept.to_codeable_concept()
+    r[_SUBJECT.get(rtype, "subject")] = {"reference": patient}
+    return r
+
+
+def _author(doc: _Doc) -> dict[str, Any]:
+    rows = [
+        ("Software", f"{SOFTWARE} {__version__}"),
+        (
+            "Role",
+            "assembled this patient summary from a case file; it is not a clinician and "
+            "attests nothing",
+        ),
+    ]
+    r = doc.head("Device", SOFTWARE, "Device", rows)
+    r["deviceName"] = [{"name": SOFTWARE, "type": "manufacturer-name"}]
+    r["version"] = [{"value": __version__}]
+    return r
+
+
+@dataclass
+class _Section:
+    rule: dict[str, Any]
+    entries: list[dict[str, Any]]
+    absent: bool = False  # holds the IPS "no information" statement
+
+
+def _sections(doc: _Doc, resources: list[dict[str, Any]], patient: str) -> list[_Section]:
+    """The document's sections in order; absent statements added where required."""
+    matcher = Matcher(resources)
+    taken: set[str] = set()
+    out = []
+    for rule in rules()["ips"]["sections"]:
+        entries = [
+            r
+            for r in resources
+            if r["id"] not in taken and any(matcher.matches(t, r) for t in rule["takes"])
+        ]
+        taken.update(r["id"] for r in entries)
+        if entries:
+            out.append(_Section(rule, entries))
+        elif "when_empty" in rule:
+            statement = _absent_statement(doc, rule["when_empty"], patient)
+            claim = Matcher([statement]).claim("ips", doc.mode.version, statement)
+            out.append(_Section(rule, [adjust.apply_claim(statement, claim)], absent=True))
+    return out
+
+
+def _check_reachable(doc: _Doc, roots: list[str]) -> None:
+    """Every entry must be reachable from the Composition (FHIR document rule)."""
+    seen: set[str] = set()
+    todo = list(roots)
+    while todo:
+        url = todo.pop()
+        if url in seen or url not in doc.by_url:
+            continue
+        seen.add(url)
+        todo.extend(references(doc.by_url[url]))
+    lost = sorted(f"{r['resourceType']}/{r['id']}" for u, r in doc.by_url.items() if u not in seen)
+    if lost:
+        raise ProfileError(
+            f"no IPS section takes {', '.join(lost)}, and no section entry refers to them",
+            file="fhir_adapter/profiled/rules.yaml",
+            fix="add a section rule (ips.sections) that takes these resources",
+        )
+
+
+def _patient_line(case: Case) -> str:
+    p = case.patient
+    text = p.sex
+    if p.age is not None:
+        text += f", age {p.age.value:g} {'years' if p.age.unit == 'a' else p.age.unit}"
+        if p.age.context:
+            text += f" ({p.age.context})"
+    return text + "; name and birth date not given in the case (marked unknown)"
+
+
+def build(
+    case: Case, resources: list[dict[str, Any]], mode: ProfileMode, term: Terminology
+) -> dict[str, Any]:
+    """The IPS document Bundle of ``case``."""
+    date, timestamp = document_time(case)
+    doc = _Doc(case, mode, term)
+    profiled = _profiled(resources, mode)
+    patients = [r for r in profiled if r["resourceType"] == "Patient"]
+    if len(patients) != 1:
+        raise ProfileError(f"an IPS needs exactly one Patient, the case gives {len(patients)}")
+    patient = f"urn:uuid:{patients[0]['id']}"
+    author = _author(doc)
+    for r in (*profiled, author):
+        doc.add(r)
+    sections = _sections(doc, profiled, patient)
+    for section in sections:
+        for r in section.entries:
+            doc.add(r)
+
+    def lookup(ref: str) -> dict[str, Any] | None:
+        return doc.by_url.get(ref)
+
+    comp_sections = [
+        {
+            "title": s.rule["title"],
+            "code": term.concept("ips", s.rule["code"]).to_codeable_concept(),
+            "text": {
+                "status": "generated",
+                "div": ips_text.absent_div(s.entries[0])
+                if s.absent
+                else ips_text.section_div(s.rule["columns"], s.entries, lookup),
+            },
+            "entry": [{"reference": f"urn:uuid:{r['id']}"} for r in s.entries],
+        }
+        for s in sections
+    ]
+    author_url = f"urn:uuid:{author['id']}"
+    source = case.source or {}
+    contents = [
+        f"{s.rule['title']}: no information"
+        if s.absent
+        else f"{s.rule['title']} ({len(s.entries)})"
+        for s in sections
+    ]
+    items = [
+        ("Patient", _patient_line(case)),
+        ("Source", "; ".join(str(source[k]) for k in ("kind", "reference") if source.get(k))),
+        ("Sections", "; ".join(contents)),
+        (
+            "Produced by",
+            f"{SOFTWARE} {__version__} from case '{case.id}'; not written or attested by a "
+            "clinician; facts the case does not give are marked unknown",
+        ),
+    ]
+    title = f"Patient summary: {case.title}"
+    uid = doc.uuid("Composition", f"ips@{mode.version}")
+    composition: dict[str, Any] = {
+        "resourceType": "Composition",
+        "id": uid,
+        "text": {
+            "status": "generated",
+            "div": ips_text.document_div(title, [case.summary or ""], items),
+        },
+        "identifier": business_identifier(uid),
+        "status": "final",
+        "type": term.concept("ips", "patient_summary_document").to_codeable_concept(),
+        "subject": {"reference": patient},
+        "date": date,
+        "author": [{"reference": author_url}],
+        "title": title,
+        "section": comp_sections,
+    }
+    composition = adjust.apply_claim(
+        composition, Matcher([]).claim("ips", mode.version, composition)
+    )
+    roots = [patient, author_url, *(e["reference"] for s in comp_sections for e in s["entry"])]
+    _check_reachable(doc, roots)
+    ordered = dependency_order([r for r in doc.by_url.values()])
+    bundle: dict[str, Any] = {
+        "resourceType": "Bundle",
+        "id": doc.uuid("Bundle", f"ips@{mode.version}"),
+        "identifier": business_identifier(doc.uuid("Bundle", f"ips@{mode.version}")),
+        "type": "document",
+        "timestamp": timestamp,
+        "entry": [
+            {"fullUrl": f"urn:uuid:{r['id']}", "resource": r} for r in [composition, *ordered]
+        ],
+    }
+    claim = Matcher([]).claim("ips", mode.version, bundle)
+    return adjust.apply_claim(bundle, claim)
