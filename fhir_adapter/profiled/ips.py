@@ -92,9 +92,10 @@ def _absent_statement(doc: _Doc, when_empty: dict[str, Any], patient: str) -> di
         # as in the IPS package's own 'no information' example: a period does not apply
         r["_effectiveDateTime"] = {"extension": [adjust.dar("not-applicable")]}
     elif rtype == "AllergyIntolerance":
-        r["clinicalStatus"] = doc.term.concept(
-            "ips", "allergy_clinical_active"
-        ).to_codeable_concept()
+        # ait-1 needs a clinical status; the IPS package's own "no information about allergies"
+        # example (Bundle-bundle-no-info-required-sections) says "active", and so do we
+        active = doc.term.concept("hl7", "allergy_clinical_active")
+        r["clinicalStatus"] = active.to_codeable_concept()
         r["code"] = concept.to_codeable_concept()
     else:
         r["clinicalStatus"] = doc.term.concept("hl7", "clinical_active").to_codeable_concept()
