@@ -1,8 +1,8 @@
 """Convert a case file to a FHIR R4 bundle (the built-in seed case by default).
 
 With --profile the bundle is an IPS document (ips) or a US Core bundle (us-core, us-core@3.1.1,
-us-core@7.0.0). The bundle is validated with the offline validator before it is written; an
-invalid bundle is not written (exit 1). Output is written atomically: a failed run leaves no
+us-core@7.0.0). The bundle is validated with the offline validator before it is written (in a
+profile mode, against that IG's profiles too); an invalid bundle is not written (exit 1). Output is written atomically: a failed run leaves no
 partial file.
 """
 
@@ -71,7 +71,12 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_validate:
         from fhir_adapter.validation import validate
 
-        report = validate(bundle)
+        igs = []
+        if args.profile:
+            from fhir_adapter.profiled import parse_mode
+
+            igs.append(parse_mode(args.profile).ig)  # and against the profiles it claims
+        report = validate(bundle, igs=igs)
     if args.report:
         from fhir_adapter.report import write_html
 

@@ -36,6 +36,13 @@ class ProfileMode:
     def __str__(self) -> str:
         return f"{self.name}@{self.version}"
 
+    @property
+    def ig(self) -> str:
+        """The IG package of the mode as ``name#version`` (what ``validate(igs=...)`` takes)."""
+        from fhir_adapter.profiled.rules import rules
+
+        return f"{rules()[self.name]['package']}#{self.version}"
+
 
 def choices() -> list[str]:
     """Every accepted ``--profile`` value."""
