@@ -155,6 +155,7 @@ EXPECTED_KEYS = {
         "section_results",
         "section_past_illness",
         "section_procedures",
+        "section_social_history",
         "no_allergy_info",
         "no_medication_info",
         "no_problem_info",

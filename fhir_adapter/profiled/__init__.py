@@ -86,4 +86,4 @@ def build(
         return ips.build(case, resources, selected, terminology)
     from fhir_adapter.profiled import us_core
 
-    return us_core.build(case, resources, selected, bundle_type or "transaction")
+    return us_core.build(case, resources, selected, bundle_type or "transaction", terminology)

@@ -7,8 +7,10 @@ data-absent, and the two value shapes profiles refuse.
   the ``data-absent-reason`` extension (code ``unknown``) and only in shapes that state nothing
   else: a date/time primitive (``_birthDate``), a choice type (``_effectiveDateTime``), a
   Reference (``performer: [{extension}]``) or a HumanName (the extension on the name, which
-  US Core us-core-6 asks for, plus on ``name.text``, which IPS ips-pat-1 asks to exist). Any
-  other missing requirement is a bug in ``rules.yaml`` and raises.
+  US Core us-core-6 asks for, plus on ``name.text``, which IPS ips-pat-1 asks to exist). A
+  required coded element that is no modifier and not bound ``required`` (e.g. US Core
+  ``Encounter.type``) gets the data-absent-reason *code* ``unknown``, as US Core's Missing Data
+  rules say. Any other missing requirement is a bug in ``rules.yaml`` and raises.
 - A finding (an Observation whose code is the finding itself) gets its description, which the
   base mapper keeps as a note, as ``valueString``: IPS ips-2 and US Core us-core-2 want a value.
 - An ``effectiveDateTime`` of year or month precision becomes the equivalent ``effectivePeriod``
@@ -18,12 +20,16 @@ data-absent, and the two value shapes profiles refuse.
 
 from __future__ import annotations
 
+import copy
 import re
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fhir_adapter.errors import ProfileError
-from fhir_adapter.profiled.rules import DAR_URL, Claim
+from fhir_adapter.profiled.rules import DAR_URL, Claim, Matcher, package
+
+if TYPE_CHECKING:  # pragma: no cover
+    from fhir_adapter.profiled import ProfileMode
 
 #: What a data-absent element says, in narratives.
 UNKNOWN_TEXT = "unknown (not stated in the case)"
@@ -35,6 +41,7 @@ _LABELS = {
     "performer": "Performer",
     "issued": "Issued",
     "name": "Name",
+    "type": "Type",
 }
 _DATE_TYPES = {"date", "dateTime", "instant"}
 _VALUE_RE = re.compile(r"^value[A-Z]")
@@ -43,6 +50,17 @@ _VALUE_RE = re.compile(r"^value[A-Z]")
 def dar(code: str = "unknown") -> dict[str, Any]:
     """The ``data-absent-reason`` extension with ``code``."""
     return {"url": DAR_URL, "valueCode": code}
+
+
+def marked_unknown(node: Any) -> bool:
+    """Whether a JSON value carries the data-absent-reason extension (at any depth)."""
+    if isinstance(node, dict):
+        return any(e.get("url") == DAR_URL for e in node.get("extension", [])) or any(
+            marked_unknown(v) for k, v in node.items() if k != "extension"
+        )
+    if isinstance(node, list):
+        return any(marked_unknown(v) for v in node)
+    return False
 
 
 def with_profile(resource: dict[str, Any], canonical: str) -> dict[str, Any]:
@@ -92,9 +110,18 @@ def _present(r: dict[str, Any], name: str) -> bool:
     return name in r or f"_{name}" in r
 
 
-def mark_unknown(r: dict[str, Any], claim: Claim) -> list[tuple[str, str]]:
+def _may_code(shape: dict[str, Any]) -> bool:
+    """A coded element may say 'unknown' with the data-absent-reason code when it is no
+    modifier and its binding lets codes from outside the value set in (US Core, Missing Data)."""
+    return not shape.get("modifier") and shape.get("binding") != "required"
+
+
+def mark_unknown(
+    r: dict[str, Any], claim: Claim, unknown_code: dict[str, Any] | None = None
+) -> list[tuple[str, str]]:
     """Mark every element ``claim`` requires and ``r`` lacks as data-absent; returns the
-    narrative rows to add (label, text)."""
+    narrative rows to add (label, text). ``unknown_code`` is the CodeableConcept written in a
+    required coded element (the data-absent-reason code ``unknown``)."""
     rows: list[tuple[str, str]] = []
     for name, shape in sorted(claim.requires.items()):
         if _present(r, name):
@@ -110,6 +137,8 @@ def mark_unknown(r: dict[str, Any], claim: Claim) -> list[tuple[str, str]]:
         elif types == ["HumanName"]:
             item = {"extension": [dar()], "_text": {"extension": [dar()]}}
             r[name] = [item] if many else item
+        elif types == ["CodeableConcept"] and unknown_code is not None and _may_code(shape):
+            r[name] = [unknown_code] if many else unknown_code
         else:
             raise ProfileError(
                 f"{r['resourceType']} {r.get('id')}: profile {claim.id} requires {name!r}, "
@@ -141,10 +170,40 @@ def add_rows(r: dict[str, Any], rows: list[tuple[str, str]]) -> None:
     r["text"] = {**text, "div": div}
 
 
-def apply_claim(r: dict[str, Any], claim: Claim | None) -> dict[str, Any]:
+def apply_claim(
+    r: dict[str, Any], claim: Claim | None, unknown_code: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """``r`` (a fresh copy) claiming ``claim``, with unknown requirements marked."""
     if claim is None:
         return r
-    rows = mark_unknown(r, claim)
+    rows = mark_unknown(r, claim, unknown_code)
     add_rows(r, rows)
     return with_profile(r, claim.canonical)
+
+
+def _category(mode: ProfileMode, code: str) -> dict[str, Any]:
+    """The CodeableConcept of ``code`` from a value set of the mode's package (with its display)."""
+    for concepts in package(mode.name, mode.version)["valuesets"].values():
+        for c in concepts:
+            if c["code"] == code:
+                coding = {"system": c["system"], "code": code, "display": c["display"]}
+                return {"coding": [coding], "text": c["display"]}
+    raise ValueError(f"rules.yaml: add_category {code!r} is in no value set of the index")
+
+
+def reshape(
+    resources: list[dict[str, Any]], mode: ProfileMode, unknown_code: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """Copies of ``resources`` as ``mode`` writes them: value shapes, added categories, claims
+    and unknown requirements marked (the mappers' dicts are left untouched)."""
+    matcher = Matcher(resources)
+    out = []
+    for base in resources:
+        r = copy.deepcopy(base)
+        finding_value(r)
+        partial_dates(r)
+        claim = matcher.claim(mode.name, mode.version, base)
+        if claim is not None and "add_category" in claim.rule:
+            r["category"] = [*r.get("category", []), _category(mode, claim.rule["add_category"])]
+        out.append(apply_claim(r, claim, unknown_code))
+    return out

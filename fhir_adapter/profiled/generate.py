@@ -5,8 +5,8 @@
 ``DIR`` holds the published packages as ``<name>-<version>.tgz`` (default: ``../shared/igs``
 beside the checkout). For every package named in :data:`PACKAGES` the index records each
 resource profile's canonical URL and type, the top-level elements the profile makes required
-that base R4 leaves optional (with their allowed types and upper bound, so an unknown fact can be
-marked data-absent in the right shape), and the enumerated codes of the value sets the profile
+that base R4 leaves optional (with their allowed types, upper bound, binding strength and
+modifier flag, so an unknown fact can be marked data-absent in the right shape), and the enumerated codes of the value sets the profile
 modes read codes from (:data:`VALUESETS`). Output is sorted JSON: the same packages always give
 the same bytes (``tests/profiled/test_index.py`` regenerates it and compares).
 """
@@ -63,6 +63,10 @@ def _requires(sd: dict[str, Any]) -> dict[str, Any]:
             "max": el.get("max", "*"),
             "types": sorted({t["code"] for t in el.get("type", [])}),
         }
+        if "binding" in el:
+            out[name]["binding"] = el["binding"].get("strength")
+        if el.get("isModifier"):
+            out[name]["modifier"] = True
     return out
 
 

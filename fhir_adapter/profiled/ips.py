@@ -18,7 +18,6 @@ findings reported in a DiagnosticReport) is reached from the Composition by refe
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +46,7 @@ class _Doc:
     def __init__(self, case: Case, mode: ProfileMode, term: Terminology) -> None:
         self.case, self.mode, self.term = case, mode, term
         self.by_url: dict[str, dict[str, Any]] = {}
+        self.unknown = term.concept("hl7", "data_absent_unknown").to_codeable_concept()
 
     def uuid(self, resource_type: str, key: str) -> str:
         return resource_uuid(self.case.id, resource_type, key)
@@ -64,17 +64,6 @@ class _Doc:
             "text": narrative(title, rows),
             "identifier": [business_identifier(uid)],
         }
-
-
-def _profiled(resources: list[dict[str, Any]], mode: ProfileMode) -> list[dict[str, Any]]:
-    matcher = Matcher(resources)
-    out = []
-    for base in resources:
-        r = copy.deepcopy(base)
-        adjust.finding_value(r)
-        adjust.partial_dates(r)
-        out.append(adjust.apply_claim(r, matcher.claim(mode.name, mode.version, base)))
-    return out
 
 
 def _absent_statement(doc: _Doc, when_empty: dict[str, Any], patient: str) -> dict[str, Any]:
@@ -143,12 +132,16 @@ def _sections(doc: _Doc, resources: list[dict[str, Any]], patient: str) -> list[
         elif "when_empty" in rule:
             statement = _absent_statement(doc, rule["when_empty"], patient)
             claim = Matcher([statement]).claim("ips", doc.mode.version, statement)
-            out.append(_Section(rule, [adjust.apply_claim(statement, claim)], absent=True))
+            statement = adjust.apply_claim(statement, claim, doc.unknown)
+            out.append(_Section(rule, [statement], absent=True))
     return out
 
 
-def _check_reachable(doc: _Doc, roots: list[str]) -> None:
-    """Every entry must be reachable from the Composition (FHIR document rule)."""
+def _reach(doc: _Doc, roots: list[str]) -> list[tuple[str, str]]:
+    """Drop what no section reaches and ``leave_out`` allows; returns (reason, what) for each.
+
+    Every entry of a document must be reachable from its Composition; anything else no section
+    reaches is a gap in ``rules.yaml`` and raises."""
     seen: set[str] = set()
     todo = list(roots)
     while todo:
@@ -157,23 +150,56 @@ def _check_reachable(doc: _Doc, roots: list[str]) -> None:
             continue
         seen.add(url)
         todo.extend(references(doc.by_url[url]))
-    lost = sorted(f"{r['resourceType']}/{r['id']}" for u, r in doc.by_url.items() if u not in seen)
+    matcher = Matcher(doc.by_url.values())
+    dropped, lost = [], []
+    for url, r in list(doc.by_url.items()):
+        if url in seen:
+            continue
+        rule = next((x for x in rules()["ips"]["leave_out"] if matcher.matches(x["when"], r)), None)
+        if rule is None:
+            lost.append(f"{r['resourceType']}/{r['id']}")
+            continue
+        del doc.by_url[url]
+        dropped.append((rule["reason"], ips_text.cc_text(r.get("code")) or r["resourceType"]))
     if lost:
         raise ProfileError(
-            f"no IPS section takes {', '.join(lost)}, and no section entry refers to them",
+            f"no IPS section takes {', '.join(sorted(lost))}, and no section entry refers to them",
             file="fhir_adapter/profiled/rules.yaml",
             fix="add a section rule (ips.sections) that takes these resources",
         )
+    return sorted(dropped)
 
 
-def _patient_line(case: Case) -> str:
-    p = case.patient
-    text = p.sex
-    if p.age is not None:
-        text += f", age {p.age.value:g} {'years' if p.age.unit == 'a' else p.age.unit}"
-        if p.age.context:
-            text += f" ({p.age.context})"
-    return text + "; name and birth date not given in the case (marked unknown)"
+def _check_problems(doc: _Doc, sections: list[_Section]) -> None:
+    """Composition-uv-ips wants at least one IPS Condition among the problems."""
+    for s in sections:
+        if s.rule["slice"] != "sectionProblems" or s.absent:
+            continue
+        if not any(r.get("meta", {}).get("profile") for r in s.entries):
+            names = ", ".join(ips_text.cc_text(r.get("code")) for r in s.entries)
+            raise ProfileError(
+                f"the IPS problem list needs at least one condition with a clinical status; "
+                f"the case's current problems ({names}) have none",
+                file=doc.case.path,
+                field="conditions[].clinical_status",
+                fix="state the clinical status the source gives (e.g. clinical_status: active)",
+            )
+
+
+def _patient_line(doc: _Doc, patient: dict[str, Any]) -> str:
+    """Sex, age and what is unknown about the patient, read from the resources."""
+    parts = [str(patient.get("gender", "unknown sex"))]
+    age = doc.by_url.get(f"urn:uuid:{doc.uuid('Observation', 'patient-age')}")
+    if age is not None:
+        parts.append(f"age {ips_text.value_text(age)}")
+    unknown = [
+        label
+        for key, label in (("name", "name"), ("_birthDate", "birth date"))
+        if adjust.marked_unknown(patient.get(key))
+    ]
+    if unknown:
+        parts.append(f"{' and '.join(unknown)} not given in the case (marked unknown)")
+    return "; ".join(parts)
 
 
 def build(
@@ -182,7 +208,7 @@ def build(
     """The IPS document Bundle of ``case``."""
     date, timestamp = document_time(case)
     doc = _Doc(case, mode, term)
-    profiled = _profiled(resources, mode)
+    profiled = adjust.reshape(resources, mode, doc.unknown)
     patients = [r for r in profiled if r["resourceType"] == "Patient"]
     if len(patients) != 1:
         raise ProfileError(f"an IPS needs exactly one Patient, the case gives {len(patients)}")
@@ -191,9 +217,13 @@ def build(
     for r in (*profiled, author):
         doc.add(r)
     sections = _sections(doc, profiled, patient)
+    _check_problems(doc, sections)
     for section in sections:
         for r in section.entries:
             doc.add(r)
+    author_url = f"urn:uuid:{author['id']}"
+    roots = [patient, author_url, *(f"urn:uuid:{r['id']}" for s in sections for r in s.entries)]
+    dropped = _reach(doc, roots)
 
     def lookup(ref: str) -> dict[str, Any] | None:
         return doc.by_url.get(ref)
@@ -212,7 +242,6 @@ def build(
         }
         for s in sections
     ]
-    author_url = f"urn:uuid:{author['id']}"
     source = case.source or {}
     contents = [
         f"{s.rule['title']}: no information"
@@ -221,9 +250,10 @@ def build(
         for s in sections
     ]
     items = [
-        ("Patient", _patient_line(case)),
+        ("Patient", _patient_line(doc, patients[0])),
         ("Source", "; ".join(str(source[k]) for k in ("kind", "reference") if source.get(k))),
         ("Sections", "; ".join(contents)),
+        ("Not in this summary", "; ".join(f"{what} ({reason})" for reason, what in dropped)),
         (
             "Produced by",
             f"{SOFTWARE} {__version__} from case '{case.id}'; not written or attested by a "
@@ -249,10 +279,8 @@ def build(
         "section": comp_sections,
     }
     composition = adjust.apply_claim(
-        composition, Matcher([]).claim("ips", mode.version, composition)
+        composition, Matcher([]).claim("ips", mode.version, composition), doc.unknown
     )
-    roots = [patient, author_url, *(e["reference"] for s in comp_sections for e in s["entry"])]
-    _check_reachable(doc, roots)
     ordered = dependency_order([r for r in doc.by_url.values()])
     bundle: dict[str, Any] = {
         "resourceType": "Bundle",
@@ -265,4 +293,4 @@ def build(
         ],
     }
     claim = Matcher([]).claim("ips", mode.version, bundle)
-    return adjust.apply_claim(bundle, claim)
+    return adjust.apply_claim(bundle, claim, doc.unknown)

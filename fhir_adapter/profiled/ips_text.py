@@ -47,27 +47,42 @@ def when(r: dict[str, Any], stem: str) -> str:
                 return "unknown"
             start, end = v.get("start"), v.get("end")
             return str(start) if start == end else f"{start or '?'} to {end or '?'}"
-        if kind in ("Age", "Quantity"):
-            return f"age {v.get('value')} {v.get('unit', '')}".strip()
-        if kind == "Range":
-            return f"{v.get('low', {}).get('value', '?')} to {v.get('high', {}).get('value', '?')}"
+        if kind in ("Age", "Range"):
+            return ("age " if kind == "Age" else "") + datatype_text(kind, v)
     if _absent(r.get(f"_{stem}DateTime")):
         return "unknown"
     return ""
+
+
+def _quantity(q: dict[str, Any]) -> str:
+    return f"{q.get('comparator', '')}{q.get('value', '?')} {q.get('unit') or q.get('code', '')}"
+
+
+def datatype_text(key: str, v: Any) -> str:
+    """A value[x] as text (Quantity, Range, Ratio, Period, CodeableConcept or a primitive)."""
+    if key.endswith("Quantity"):
+        return _quantity(v).strip()
+    if key.endswith("Range"):
+        low, high = v.get("low"), v.get("high")
+        unit = (high or low or {}).get("unit", "")
+        lo = f"{low.get('value')}" if low else "?"
+        hi = f"{high.get('value')}" if high else "?"
+        return f"{lo} to {hi} {unit}".strip()
+    if key.endswith("Ratio"):
+        return f"{_quantity(v.get('numerator', {})).strip()} / {_quantity(v.get('denominator', {})).strip()}"
+    if key.endswith("Period"):
+        return f"{v.get('start', '?')} to {v.get('end', '?')}"
+    if key.endswith("CodeableConcept"):
+        return cc_text(v)
+    return str(v) if not isinstance(v, (dict, list)) else ""
 
 
 def value_text(r: dict[str, Any]) -> str:
     """An Observation's value (with its interpretation) as text."""
     text = ""
     for k, v in r.items():
-        if not k.startswith("value") or k == "value":
-            continue
-        if k == "valueQuantity":
-            text = f"{v.get('comparator', '')}{v.get('value')} {v.get('unit') or v.get('code', '')}"
-        elif k == "valueCodeableConcept":
-            text = cc_text(v)
-        else:
-            text = str(v)
+        if k.startswith("value") and k != "value":
+            text = datatype_text(k, v)
     interp = cc_text(r.get("interpretation", []))
     if interp and interp.lower() != text.lower():
         text = f"{text} ({interp})" if text else interp
@@ -91,7 +106,7 @@ def _condition(r: dict[str, Any], lookup: Lookup) -> Row:
     status = cc_text(r.get("clinicalStatus"))
     verification = cc_text(r.get("verificationStatus"))
     if verification and verification.lower() != "confirmed":
-        status = f"{status}, {verification.lower()}"
+        status = ", ".join(x for x in (status, verification.lower()) if x)
     onset = when(r, "onset")
     for ext in r.get("extension", []):
         if ext.get("url", "").endswith("condition-assertedDate") and not onset:
@@ -112,12 +127,28 @@ def _allergy(r: dict[str, Any], lookup: Lookup) -> Row:
         cc_text(r.get("code")),
         status,
         when(r, "onset"),
-        " ".join(x for x in (reactions, _notes(r)) if x),
+        "; ".join(x for x in (reactions, _notes(r)) if x),
     ]
 
 
+def _dosage(d: dict[str, Any]) -> str:
+    """A Dosage as text: its own text, else its dose or rate and how long it lasted."""
+    if d.get("text"):
+        return str(d["text"])
+    parts = [
+        _quantity(v).strip()
+        for dr in d.get("doseAndRate", [])
+        for k, v in dr.items()
+        if k in ("doseQuantity", "rateQuantity")
+    ]
+    bounds = d.get("timing", {}).get("repeat", {}).get("boundsDuration")
+    if bounds:
+        parts.append(f"for {_quantity(bounds).strip()}")
+    return " ".join(parts)
+
+
 def _medication(r: dict[str, Any], lookup: Lookup) -> Row:
-    dosage = "; ".join(d.get("text", "") for d in r.get("dosage", []))
+    dosage = "; ".join(t for t in (_dosage(d) for d in r.get("dosage", [])) if t)
     reasons = "; ".join(
         x
         for x in (

@@ -79,6 +79,12 @@ class Matcher:
             rule["clinical_status"]
         ):
             return False
+        if "verification" in rule and not _codes(r.get("verificationStatus")) & set(
+            rule["verification"]
+        ):
+            return False
+        if rule.get("no_clinical_status") and "clinicalStatus" in r:
+            return False
         full_url = f"urn:uuid:{r.get('id')}"
         if "reported_in" in rule and not self.reported_in.get(full_url, set()) & set(
             rule["reported_in"]

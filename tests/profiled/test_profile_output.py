@@ -17,12 +17,12 @@ from fhir_adapter.bundle import references
 from fhir_adapter.errors import ProfileError
 from fhir_adapter.profiled import parse_mode
 
-from .conftest import CASES, MODES
+from .conftest import ALL_PARTS, CASES, MODES
 from .pkgcheck import check_bundle
 
 Profiled = Callable[[Path, str], dict[str, Any]]
 DAR = "http://hl7.org/fhir/StructureDefinition/data-absent-reason"
-ALL = [(c, m) for c in CASES for m in MODES]
+ALL = [(c, m) for c in [*CASES, ALL_PARTS] for m in MODES]
 IDS = [f"{c.name.removesuffix('.case.yaml')}-{m}" for c, m in ALL]
 
 
@@ -302,3 +302,105 @@ def test_a_mode_does_not_touch_the_mappers_resources(epoch: str) -> None:
     for mode in MODES:
         build(case, rs, mode, bundle_type=None, terminology=default_terminology())
     assert rs == before
+
+
+# --- format /2 content -----------------------------------------------------------------------
+
+
+def test_ips_takes_every_format_2_part(profiled: Profiled) -> None:
+    bundle = profiled(ALL_PARTS, "ips")
+    comp = bundle["entry"][0]["resource"]
+    titles = [s["title"] for s in comp["section"]]
+    assert titles == [
+        "Active problems",
+        "Allergies and intolerances",
+        "Medication summary",
+        "History of procedures",
+        "Social history",
+        "Results",
+    ]
+    kinds = {r["resourceType"]: claims(r) for r in resources(bundle)}
+    for rtype, profile in (
+        ("AllergyIntolerance", "AllergyIntolerance-uv-ips"),
+        ("Procedure", "Procedure-uv-ips"),
+        ("Specimen", "Specimen-uv-ips"),
+    ):
+        assert kinds[rtype][0].split("|")[0].endswith(profile)
+    for rtype in ("Encounter", "BodyStructure"):
+        assert kinds[rtype] == [], "no IPS profile: no claim"
+    # a diagnosis with no clinical status (differential, refuted) claims no IPS profile
+    for r in resources(bundle, "Condition"):
+        assert bool(claims(r)) == ("clinicalStatus" in r)
+    problems = comp["section"][0]
+    assert "differential" in problems["text"]["div"]
+    # the absent statement appears only where the case gives nothing
+    assert "no-allergy-info" not in json.dumps(bundle)
+
+
+def test_us_core_takes_every_format_2_part(profiled: Profiled) -> None:
+    bundle = profiled(ALL_PARTS, "us-core")
+    kinds = {r["resourceType"]: claims(r) for r in resources(bundle)}
+    for rtype, profile in (
+        ("AllergyIntolerance", "us-core-allergyintolerance"),
+        ("Procedure", "us-core-procedure"),
+        ("Encounter", "us-core-encounter"),
+        ("Specimen", "us-core-specimen"),
+    ):
+        assert kinds[rtype][0].split("|")[0].endswith(profile)
+    for r in resources(bundle, "Encounter"):
+        # US Core Missing Data: a required coded element gets the data-absent-reason code
+        assert r["type"] == [
+            {
+                "coding": [
+                    {
+                        "system": "http://terminology.hl7.org/CodeSystem/data-absent-reason",
+                        "code": "unknown",
+                        "display": "Unknown",
+                    }
+                ],
+                "text": "Unknown",
+            }
+        ]
+    smoking = next(r for r in resources(bundle, "Observation") if "72166-2" in json.dumps(r))
+    assert claims(smoking)[0].split("|")[0].endswith("us-core-simple-observation")
+    assert "meta" not in next(
+        r for r in resources(profiled(ALL_PARTS, "us-core@3.1.1"), "Specimen")
+    )
+
+
+V2 = """format: fhir-adapter-case/2
+id: v2-small
+title: Small format 2 case
+patient: {sex: male}
+conditions:
+"""
+
+
+def test_ips_leaves_out_an_unreferenced_ruled_out_diagnosis_and_says_so(
+    epoch: str, write_case: Callable[..., Path]
+) -> None:
+    path = write_case(
+        V2
+        + "  - {key: dm, concept: type_2_diabetes_mellitus}\n"
+        + "  - {key: no_sle, concept: systemic_lupus_erythematosus, verification: refuted}\n"
+    )
+    assert len(resources(convert(path), "Condition")) == 2
+    bundle = convert(path, profile="ips")
+    assert len(resources(bundle, "Condition")) == 1
+    div = bundle["entry"][0]["resource"]["text"]["div"]
+    assert "Not in this summary" in div and "Systemic lupus erythematosus" in div
+    assert check_bundle(bundle) == [] and validate(bundle, igs=["ips"]).ok
+
+
+def test_ips_problem_list_without_a_clinical_status_is_a_clear_error(
+    epoch: str, write_case: Callable[..., Path]
+) -> None:
+    path = write_case(
+        V2 + "  - {key: maybe, concept: type_2_diabetes_mellitus, verification: differential}\n"
+    )
+    with pytest.raises(ProfileError) as err:
+        convert(path, profile="ips")
+    text = str(err.value)
+    assert str(path) in text and "clinical_status" in text and "Type 2 diabetes" in text
+    # the other modes need no clinical status
+    assert validate(convert(path, profile="us-core"), igs=["us-core"]).ok
