@@ -1,9 +1,10 @@
-"""Test helpers: a real FHIR R4 server on loopback for integration tests and benchmarks, and
-large bundles made from small ones.
+"""Test helpers: real FHIR R4 servers on loopback for integration tests and benchmarks, a
+hostile scripted server for testing clients, and large bundles made from small ones.
 
 ``local_fhir_server()`` starts sekmet-fhir (installed with the ``test`` extra) on 127.0.0.1 on a
 free port with a temporary data directory, waits until ``/metadata`` answers, yields the base
-URL, and stops the server (by process group) on exit.
+URL, and stops the server (by process group) on exit. :class:`HostileServer` answers each
+request from a script (redirects, trickles, decompression bombs, odd headers, 429s).
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -99,3 +101,142 @@ def scaled_bundle(bundle: dict[str, Any], n: int) -> dict[str, Any]:
         entries.extend(json.loads(text)[: n - len(entries)])
         copy += 1
     return {**bundle, "entry": entries}
+
+
+@dataclass
+class Answer:
+    """One scripted answer of :class:`HostileServer`.
+
+    ``status``/``headers``/``body`` are sent as given (``Content-Length`` is added unless
+    ``headers`` has one or ``chunked``); ``gzip`` compresses the body and says so; ``trickle``
+    sends the body one byte per that many seconds; ``delay`` waits before answering; ``reset``
+    closes the connection without answering; ``raw`` is sent byte for byte instead of an HTTP
+    answer (for malformed status lines and headers).
+    """
+
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes | str | dict[str, Any] | list[Any] = b""
+    gzip: bool = False
+    trickle: float = 0.0
+    delay: float = 0.0
+    reset: bool = False
+    raw: bytes | None = None
+
+
+@dataclass
+class Seen:
+    """A request :class:`HostileServer` received."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    at: float
+
+
+Script = Callable[[Seen], "Answer"]
+
+
+class HostileServer:
+    """A loopback HTTP/1.1 server that answers from a script, for testing clients against
+    redirects, trickled or truncated bodies, decompression bombs, odd headers and rate limits.
+
+    ``script`` is a list of :class:`Answer` (one per request, in order; the last one repeats) or
+    a function of the :class:`Seen` request. ``requests`` lists what arrived. Use as a context
+    manager; ``base`` is ``http://127.0.0.1:PORT/fhir``. Only 127.0.0.1 is ever bound.
+    """
+
+    def __init__(self, script: list[Answer] | Script) -> None:
+        import http.server
+        import threading
+
+        self.requests: list[Seen] = []
+        self._lock = threading.Lock()
+        self._script = script
+        self._stop = threading.Event()
+        owner = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _any(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                seen = Seen(
+                    self.command, self.path, dict(self.headers.items()), body, time.monotonic()
+                )
+                owner._answer(self, owner._next(seen))
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = _any
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.port = int(self._server.server_address[1])
+        self.origin = f"http://127.0.0.1:{self.port}"
+        self.base = f"{self.origin}/fhir"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def _next(self, seen: Seen) -> Answer:
+        with self._lock:
+            self.requests.append(seen)
+            if callable(self._script):
+                return self._script(seen)
+            index = min(len(self.requests), len(self._script)) - 1
+            return self._script[index]
+
+    def _answer(self, handler: Any, a: Answer) -> None:
+        import gzip as gz
+        import json as js
+
+        if a.delay and self._stop.wait(a.delay):
+            return
+        if a.reset:
+            handler.close_connection = True
+            handler.connection.shutdown(socket.SHUT_RDWR)
+            return
+        if a.raw is not None:
+            handler.wfile.write(a.raw)
+            handler.close_connection = True
+            return
+        body = a.body
+        if isinstance(body, (dict, list)):
+            body = js.dumps(body).encode()
+        elif isinstance(body, str):
+            body = body.encode()
+        headers = dict(a.headers)
+        if a.gzip:
+            body = gz.compress(body, compresslevel=9)
+            headers.setdefault("Content-Encoding", "gzip")
+        if body and not any(k.lower() == "content-type" for k in headers):
+            headers["Content-Type"] = "application/fhir+json"
+        if not any(k.lower() == "content-length" for k in headers):
+            headers["Content-Length"] = str(len(body))
+        handler.send_response(a.status)
+        for k, v in headers.items():
+            handler.send_header(k, v)
+        handler.end_headers()
+        try:
+            if a.trickle:
+                for i in range(len(body)):
+                    if self._stop.wait(a.trickle):
+                        return
+                    handler.wfile.write(body[i : i + 1])
+                    handler.wfile.flush()
+            elif handler.command != "HEAD":
+                handler.wfile.write(body)
+        except OSError:
+            handler.close_connection = True  # the client gave up: what the test wants
+
+    def __enter__(self) -> HostileServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(5)

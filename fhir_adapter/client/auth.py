@@ -14,19 +14,28 @@ from typing import Any
 
 import requests
 
+from fhir_adapter.client import transport
 from fhir_adapter.client.errors import ConfigError, DeliveryError
+from fhir_adapter.client.urls import safe_for_secrets, shown, unsafe_proxy
 
 
-def _safe_endpoint(url: str) -> bool:
-    """https, or http to this machine (loopback) only."""
-    from urllib.parse import urlsplit
-
-    from fhir_adapter.client.session import _is_loopback
-
-    parts = urlsplit(url)
-    return bool(parts.netloc) and (
-        parts.scheme == "https" or (parts.scheme == "http" and _is_loopback(parts.hostname))
-    )
+def check_secret(value: str, what: str, *, allow_space: bool = False) -> str:
+    """``value`` if it can travel in an HTTP header; ConfigError (never echoing it) if not."""
+    for i, ch in enumerate(value):
+        if ord(ch) < 0x20 or ord(ch) == 0x7F or (ch == " " and not allow_space):
+            kind = "a line break" if ch in "\r\n" else "a control character or space"
+            raise ConfigError(
+                f"the {what} contains {kind} at character {i + 1}",
+                field=what,
+                fix="store it without line breaks or spaces (a token file holds it on its first line)",
+            )
+        if ord(ch) > 0x7E:
+            raise ConfigError(
+                f"the {what} contains a non-ASCII character at character {i + 1}",
+                field=what,
+                fix="check that the right value was given (tokens are ASCII)",
+            )
+    return value
 
 
 class Auth(requests.auth.AuthBase):
@@ -50,9 +59,9 @@ class BearerToken(Auth):
     """A static bearer token (from a value, an environment variable, or a file)."""
 
     def __init__(self, token: str) -> None:
-        if not token.strip():
+        if not isinstance(token, str) or not token.strip():
             raise ConfigError("empty bearer token", fix="set the token variable or file")
-        self._token = token.strip()
+        self._token = check_secret(token.strip(), "bearer token")
 
     @classmethod
     def from_env(cls, name: str) -> BearerToken:
@@ -86,7 +95,16 @@ class BasicAuth(Auth):
     """HTTP basic authentication."""
 
     def __init__(self, user: str, password: str) -> None:
-        self._inner = requests.auth.HTTPBasicAuth(user, password)
+        if ":" in user:
+            raise ConfigError("the basic-auth user name contains ':'", field="user")
+        for value, what in ((user, "basic-auth user name"), (password, "basic-auth password")):
+            if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
+                raise ConfigError(
+                    f"the {what} contains a control character or line break", field=what
+                )
+        # RFC 7617: user-id and password as UTF-8 (requests alone would use Latin-1 and fail
+        # on anything else).
+        self._inner = requests.auth.HTTPBasicAuth(user.encode(), password.encode())
         self._user = user
 
     def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
@@ -125,7 +143,7 @@ class SmartBackendAuth(Auth):
         self.kid = kid
         self.alg = alg
         self.scope = scope
-        if token_url is not None and not _safe_endpoint(token_url):
+        if token_url is not None and not safe_for_secrets(token_url):
             raise ConfigError(
                 "the token URL must be https (or http to a loopback address)",
                 field="token_url",
@@ -153,20 +171,51 @@ class SmartBackendAuth(Auth):
         headers = {"kid": self.kid} if self.kid else None
         return str(jwt.encode(claims, self._key, algorithm=self.alg, headers=headers))
 
+    def _fetch(
+        self, session: requests.Session, method: str, url: str, what: str, **kw: Any
+    ) -> requests.Response:
+        """One discovery or token request: no redirects, bounded time and size."""
+        failure = None
+        try:
+            resp = transport.fetch(
+                session, method, url, timeout=(5.0, 30.0), max_bytes=1024 * 1024, **kw
+            )
+        except (requests.RequestException, transport.TooLarge, OSError) as err:
+            failure = f"{what}: {transport.describe_failure(err)[0]}"
+        if failure is not None:  # raised outside ``except``: no context holding the request
+            raise DeliveryError(failure, server=self.base_url, request=f"{method} {url}")
+        if 300 <= resp.status_code < 400:
+            raise DeliveryError(
+                f"{what}: the server redirects to {resp.headers.get('Location', '?')!r}; SMART "
+                "discovery and token requests never follow redirects",
+                server=self.base_url,
+                request=f"{method} {url}",
+                status=resp.status_code,
+            )
+        return resp
+
     def _discover(self, session: requests.Session) -> str:
         if self.token_url:
             return self.token_url
         url = f"{self.base_url}/.well-known/smart-configuration"
-        try:
-            resp = session.get(url, headers={"Accept": "application/json"}, timeout=(5, 30))
-            endpoint = resp.json()["token_endpoint"]
-        except (requests.RequestException, ValueError, KeyError, TypeError):
+        resp = self._fetch(
+            session, "GET", url, "SMART discovery", headers={"Accept": "application/json"}
+        )
+        endpoint = None
+        if resp.status_code == 200:
+            try:
+                endpoint = resp.json().get("token_endpoint")
+            except (ValueError, AttributeError):
+                endpoint = None
+        if endpoint is None:
             raise DeliveryError(
-                "no token_endpoint in the SMART configuration",
+                "no token_endpoint in the SMART configuration"
+                + ("" if resp.status_code == 200 else f" (HTTP {resp.status_code})"),
                 server=self.base_url,
                 request=f"GET {url}",
-            ) from None
-        if not isinstance(endpoint, str) or not _safe_endpoint(endpoint):
+                status=resp.status_code,
+            )
+        if not isinstance(endpoint, str) or not safe_for_secrets(endpoint):
             raise DeliveryError(
                 "the SMART token_endpoint is not an https URL (the signed assertion would travel "
                 "in clear text)",
@@ -182,20 +231,21 @@ class SmartBackendAuth(Auth):
             if only_if_needed and not self.needs_refresh():
                 return  # another request refreshed it while this one waited
             token_url = self._discover(session)
+            proxy = unsafe_proxy(token_url, dict(session.proxies))
+            if proxy:
+                raise DeliveryError(
+                    f"refusing to send the signed assertion through the plain-http proxy "
+                    f"{shown(proxy)}",
+                    server=self.base_url,
+                    request=f"POST {token_url}",
+                )
             data = {
                 "grant_type": "client_credentials",
                 "scope": self.scope,
                 "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
                 "client_assertion": self._assertion(token_url),
             }
-            try:
-                resp = session.post(token_url, data=data, auth=None, timeout=(5, 30))
-            except requests.RequestException as err:
-                raise DeliveryError(
-                    f"token request failed: {type(err).__name__}",
-                    server=self.base_url,
-                    request=f"POST {token_url}",
-                ) from None
+            resp = self._fetch(session, "POST", token_url, "token request", data=data, auth=None)
             if resp.status_code != 200:
                 raise DeliveryError(
                     "token request refused",

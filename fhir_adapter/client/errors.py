@@ -1,4 +1,4 @@
-"""Delivery errors: each names the server and the request, never a credential."""
+"""Every error the client raises: each names the server and the request, never a credential."""
 
 from __future__ import annotations
 
@@ -19,11 +19,22 @@ class DeliveryError(FhirAdapterError):
         self.request = request
         self.status = status
         #: In ``each`` mode, what the server had already done when the error stopped the post
-        #: (a PostResult), so nothing it created goes unreported.
+        #: (a PostResult, entries never sent included), so nothing it created goes unreported.
         self.partial: Any = None
         where = f"{request} -> HTTP {status}" if status else request
         super().__init__(f"{server}: {where}: {message}")
 
 
 class ConfigError(InputError):
-    """Bad delivery settings (server URL, credentials, mode)."""
+    """Bad delivery settings or input: server URL, credentials, mode, strategy, or a bundle
+    that cannot be posted as asked."""
+
+
+class InvalidBundle(FhirAdapterError):
+    """The bundle failed local validation and was not sent."""
+
+    exit_code = EXIT_INVALID
+
+    def __init__(self, report: Any) -> None:
+        self.report = report
+        super().__init__("the bundle is invalid; nothing was sent\n" + report.to_text())

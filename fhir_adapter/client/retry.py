@@ -2,7 +2,12 @@
 
 urllib3 cannot cap the total time spent retrying, so ``BudgetRetry`` adds a deadline carried
 across its copies; everything else (which statuses, backoff, honouring Retry-After in seconds
-or HTTP-date form) is urllib3's own behaviour.
+or HTTP-date form) is urllib3's own behaviour, with three changes:
+
+- a Retry-After that would end after the deadline stops the retries at once: the refused
+  answer is returned (the client turns it into an error) instead of retrying immediately;
+- a malformed Retry-After (``1.5``, ``-5``, ``soon``) is ignored: the usual backoff applies;
+- every retry is logged in a list shared by the copies, so errors can say what was retried.
 """
 
 from __future__ import annotations
@@ -11,12 +16,21 @@ import threading
 import time
 from typing import Any
 
+from urllib3.exceptions import InvalidHeader, MaxRetryError
 from urllib3.util.retry import Retry
 
 #: Statuses worth retrying: rate limiting and transient gateway/server unavailability.
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 #: Never retried: the request itself is wrong or forbidden, or a precondition failed.
 NEVER_RETRY = frozenset({400, 401, 403, 404, 409, 410, 412, 422})
+
+
+class PauseTooLong(Exception):
+    """The shared pause outlasts this request's retry budget (``seconds`` left of it)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        super().__init__(f"paused for {seconds:.0f} s more")
 
 
 class Pacer:
@@ -34,54 +48,74 @@ class Pacer:
             self._until = max(self._until, time.monotonic() + seconds)
 
     def wait(self, deadline: float | None = None) -> None:
-        """Sleep until the pause is over (never past ``deadline``)."""
-        while True:
-            with self._lock:
-                delay = self._until - time.monotonic()
-            if deadline is not None:
-                delay = min(delay, deadline - time.monotonic())
-            if delay <= 0:
-                return
-            time.sleep(delay)
+        """Sleep until the pause is over; PauseTooLong at once if it ends after ``deadline``."""
+        with self._lock:
+            until = self._until
+        delay = until - time.monotonic()
+        if delay <= 0:
+            return
+        if deadline is not None and until > deadline:
+            raise PauseTooLong(delay)
+        time.sleep(delay)
 
 
 class BudgetRetry(Retry):
     """A Retry that also gives up once ``deadline`` (a ``time.monotonic()`` value) has passed,
-    and tells a shared ``pacer`` when the server asks for a pause (429 with Retry-After)."""
+    tells a shared ``pacer`` when the server asks for a pause (429 with Retry-After), and
+    records each retry's cause in ``log``."""
 
     def __init__(
         self,
         *args: Any,
         deadline: float | None = None,
         pacer: Pacer | None = None,
+        log: list[str] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.deadline = deadline
         self.pacer = pacer
+        self.log = log if log is not None else []
 
     def new(self, **kw: Any) -> BudgetRetry:
         kw.setdefault("deadline", self.deadline)
         kw.setdefault("pacer", self.pacer)
+        kw.setdefault("log", self.log)
         return super().new(**kw)
+
+    def parse_retry_after(self, retry_after: str) -> float:
+        try:
+            return float(super().parse_retry_after(retry_after))
+        except InvalidHeader:
+            return -1.0  # unreadable: see get_retry_after
+
+    def get_retry_after(self, response: Any) -> float | None:
+        seconds = super().get_retry_after(response)
+        return None if seconds is None or seconds < 0 else seconds
 
     def is_exhausted(self) -> bool:
         if self.deadline is not None and time.monotonic() >= self.deadline:
             return True
         return bool(super().is_exhausted())
 
-    def sleep_for_retry(self, response: Any = None) -> bool:
-        retry_after = self.get_retry_after(response) if response is not None else None
-        if retry_after is not None and self.pacer is not None and response.status == 429:
-            self.pacer.pause(retry_after)
-        if (
-            retry_after is not None
-            and self.deadline is not None
-            and time.monotonic() + retry_after > self.deadline
-        ):
-            self.total = 0  # the server asks us to wait longer than the budget allows
-            return False
-        return bool(super().sleep_for_retry(response))
+    def increment(self, *args: Any, **kwargs: Any) -> BudgetRetry:
+        response = kwargs.get("response")
+        error = kwargs.get("error")
+        if response is not None:
+            wait = self.get_retry_after(response)
+            if wait is not None and response.status == 429 and self.pacer is not None:
+                self.pacer.pause(wait)  # every request of the client holds back
+            if (
+                wait is not None
+                and self.deadline is not None
+                and time.monotonic() + wait > self.deadline
+            ):
+                # The server asks for a longer pause than the budget allows: stop now and let
+                # the caller report it (retrying at once would only be refused again).
+                raise MaxRetryError(kwargs.get("_pool"), kwargs.get("url") or "", None)  # type: ignore[arg-type]
+        new: BudgetRetry = super().increment(*args, **kwargs)
+        self.log.append(f"HTTP {response.status}" if response is not None else type(error).__name__)
+        return new
 
 
 def make_retry(
@@ -91,12 +125,14 @@ def make_retry(
     backoff: float = 0.5,
     idempotent: bool,
     pacer: Pacer | None = None,
+    log: list[str] | None = None,
 ) -> BudgetRetry:
     """The retry policy for one request.
 
     Connection errors (nothing reached the server) are always retried. Retrying after the server
     may have acted (read errors, 429/5xx answers) is allowed for POST only when ``idempotent``
-    (conditional creates / PUTs), so a retry cannot create a duplicate.
+    (conditional creates / PUTs), so a retry cannot create a duplicate. Redirects are never
+    followed here (the client decides, see ``session``).
     """
     methods = {"GET", "HEAD", "PUT", "DELETE", "OPTIONS"} | ({"POST"} if idempotent else set())
     return BudgetRetry(
@@ -105,6 +141,7 @@ def make_retry(
         read=attempts if idempotent else 0,
         status=attempts,
         other=0,
+        redirect=0,
         allowed_methods=frozenset(methods),
         status_forcelist=RETRY_STATUSES,
         backoff_factor=backoff,
@@ -115,4 +152,5 @@ def make_retry(
         raise_on_redirect=False,
         deadline=time.monotonic() + budget_s,
         pacer=pacer,
+        log=log,
     )

@@ -1,87 +1,35 @@
-"""FhirClient: one pooled ``requests`` Session per server, with timeouts, retries, auth, and
-clear errors naming the server and request."""
+"""FhirClient: one pooled ``requests`` Session per server, with timeouts, a deadline per response,
+retries, auth, no redirects on writes, and clear errors naming the server and request."""
 
 from __future__ import annotations
 
-import ipaddress
 import os
-import threading
 import time
+from http import HTTPStatus
 from typing import Any
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
 from requests.utils import get_environ_proxies
-from urllib3.util.retry import Retry
 
 from fhir_adapter import __version__, jsonio
+from fhir_adapter.client import transport
 from fhir_adapter.client.auth import Auth
 from fhir_adapter.client.errors import ConfigError, DeliveryError
-from fhir_adapter.client.retry import Pacer, make_retry
+from fhir_adapter.client.retry import BudgetRetry, Pacer, PauseTooLong, make_retry
+from fhir_adapter.client.urls import (
+    check_server_url,
+    is_loopback,
+    origin,
+    resolve,
+    shown,
+    unsafe_proxy,
+)
 
 FHIR_JSON = "application/fhir+json"
 DEFAULT_SERVER = "https://hapi.fhir.org/baseR4"
-
-
-class _PerRequestRetryAdapter(HTTPAdapter):
-    """An HTTPAdapter whose retry policy is set per request and per thread, so one pooled
-    session can serve concurrent requests with different policies (idempotent or not)."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        self._local = threading.local()
-        super().__init__(**kwargs)
-
-    def use(self, retry: Retry) -> None:
-        """The policy for this thread's next requests."""
-        self._local.retry = retry
-
-    @property
-    def max_retries(self) -> Retry:
-        retry: Retry = getattr(self._local, "retry", None) or self._default_retry
-        return retry
-
-    @max_retries.setter
-    def max_retries(self, value: Retry) -> None:  # HTTPAdapter.__init__ sets its default
-        self._default_retry = value
-
-
-def _connection_failure(err: Exception, elapsed: float) -> str:
-    """Why a connection failed, in words (never the URL, which could carry credentials)."""
-    from urllib3.exceptions import MaxRetryError, NameResolutionError, NewConnectionError
-
-    cause: Any = err.args[0] if err.args else None
-    retried = isinstance(cause, MaxRetryError)
-    if retried:
-        cause = cause.reason
-    if isinstance(cause, NameResolutionError):
-        why = "host name not found"
-    elif isinstance(cause, NewConnectionError):
-        why = "connection refused" if "refused" in str(cause).lower() else "could not connect"
-    elif "reset" in str(cause).lower() or "aborted" in str(cause).lower():
-        why = "connection reset by the server"
-    else:
-        why = f"connection failed ({type(cause or err).__name__})"
-    return f"{why}; gave up after retrying for {elapsed:.1f} s" if retried else why
-
-
-def check_server_url(base_url: str) -> SplitResult:
-    """The parts of a usable server base URL; ConfigError (never echoing a password) if not."""
-    parts = urlsplit(base_url)
-    if parts.username is not None or parts.password is not None:
-        shown = f"{parts.scheme}://***@{parts.hostname or ''}{parts.path}"
-        raise ConfigError(
-            f"the server URL carries credentials ({shown}); they would end up in logs and errors",
-            field="server",
-            fix="drop user:password@ from the URL and use --basic-user with $FHIR_PASSWORD, or a token",
-        )
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigError(
-            f"{base_url!r} is not an http(s) URL",
-            field="server",
-            fix="e.g. https://hapi.fhir.org/baseR4",
-        )
-    return parts
+#: Same-origin redirects a read follows before giving up.
+MAX_READ_REDIRECTS = 5
 
 
 def _objects(value: Any) -> list[dict[str, Any]]:
@@ -89,23 +37,43 @@ def _objects(value: Any) -> list[dict[str, Any]]:
     return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
 
 
-def _is_loopback(host: str | None) -> bool:
-    if not host:
-        return False
-    if host == "localhost":
-        return True
+def check_ca_bundle(path: str) -> None:
+    """ConfigError unless ``path`` is a readable file of PEM CA certificates."""
+    import ssl
+
     try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
+        ssl.create_default_context(cafile=path)
+    except FileNotFoundError:
+        raise ConfigError("CA bundle not found", file=path, fix="check the path") from None
+    except (OSError, ssl.SSLError, ValueError) as err:
+        kind = (
+            "unreadable"
+            if isinstance(err, OSError) and not isinstance(err, ssl.SSLError)
+            else ("not PEM CA certificates")
+        )
+        raise ConfigError(
+            f"cannot use the CA bundle ({kind})",
+            file=path,
+            fix="give a file of PEM certificates (-----BEGIN CERTIFICATE-----)",
+        ) from None
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
     except ValueError:
-        return False
+        return "unknown status"
 
 
 class FhirClient:
     """A FHIR R4 REST client for one server base URL.
 
-    ``timeout`` is (connect, read) seconds for every request; ``retries`` and ``retry_budget``
-    bound attempts and total time; ``verify`` is TLS verification (True, or a CA bundle path).
-    Credentials are refused over plain ``http://`` except to a loopback address.
+    ``timeout`` is (connect, read) seconds; the read timeout is also the wall-clock limit for a
+    whole answer to arrive. ``retries`` and ``retry_budget`` bound attempts and total time
+    (a Retry-After beyond the budget is an error at once); ``verify`` is TLS verification (True,
+    or a CA bundle path); ``max_response_bytes`` caps a decoded answer. Credentials are refused
+    over plain ``http://`` (to the server or through a proxy) except to a loopback address.
+    Writes never follow redirects; reads follow them within the server's origin only.
     """
 
     def __init__(
@@ -119,9 +87,10 @@ class FhirClient:
         backoff: float = 0.5,
         verify: bool | str = True,
         prefer: str = "representation",
+        max_response_bytes: int = transport.MAX_BODY,
     ) -> None:
         parts = check_server_url(base_url)
-        if auth is not None and parts.scheme == "http" and not _is_loopback(parts.hostname):
+        if auth is not None and parts.scheme == "http" and not is_loopback(parts.hostname):
             raise ConfigError(
                 "refusing to send credentials over plain http to a non-loopback server",
                 field="server",
@@ -134,14 +103,28 @@ class FhirClient:
         self.retry_budget = retry_budget
         self.backoff = backoff
         self.prefer = prefer
-        self.session = requests.Session()
+        self.max_response_bytes = max_response_bytes
         # The environment (HTTPS_PROXY/NO_PROXY, REQUESTS_CA_BUNDLE) is read once, here: with
         # trust_env requests rescans os.environ on every request (~0.4 ms each, a third of the
         # client's time in ``each`` mode), and would also pick up .netrc credentials unasked.
-        self.session.trust_env = False
-        self.session.proxies.update(get_environ_proxies(self.base_url))
+        proxies = get_environ_proxies(self.base_url)
+        proxy = unsafe_proxy(self.base_url, proxies) if auth is not None else None
+        if proxy:
+            raise ConfigError(
+                f"refusing to send credentials through the plain-http proxy {shown(proxy)} "
+                "($HTTP_PROXY): it would see them in clear text",
+                field="server",
+                fix="use an https:// server, or NO_PROXY=<host> to bypass the proxy",
+            )
         env_ca = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-        self.session.verify = env_ca if verify is True and env_ca else verify
+        chosen = env_ca if verify is True and env_ca else verify
+        if isinstance(chosen, str):
+            check_ca_bundle(chosen)
+        self.session = requests.Session()
+        self.session.trust_env = False
+        self.session.proxies.update(proxies)
+        self.session.verify = chosen
+        self.session.max_redirects = 0
         self.session.headers.update(
             {
                 "Accept": FHIR_JSON,
@@ -149,7 +132,7 @@ class FhirClient:
                 "User-Agent": f"fhir-adapter/{__version__}",
             }
         )
-        self._adapter = _PerRequestRetryAdapter(pool_connections=4, pool_maxsize=16)
+        self._adapter = transport.GuardedAdapter(pool_connections=4, pool_maxsize=16)
         self.session.mount("http://", self._adapter)
         self.session.mount("https://", self._adapter)
         self._capabilities: dict[str, Any] | None = None
@@ -188,7 +171,6 @@ class FhirClient:
     ) -> requests.Response:
         """Send one request with retries; refresh a SMART token once on 401."""
         url = self.url(path)
-        label = f"{method} {url}"
         if idempotent is None:
             idempotent = method != "POST"
         h = dict(headers or {})
@@ -204,41 +186,9 @@ class FhirClient:
         ):
             self.auth.refresh(self.session, only_if_needed=True)
         started = time.monotonic()
+        deadline = started + self.retry_budget
         for attempt in (1, 2):
-            self._pacer.wait(deadline=started + self.retry_budget)  # a 429 pauses every request
-            self._adapter.use(
-                make_retry(
-                    attempts=self.retries,
-                    budget_s=self.retry_budget,
-                    backoff=self.backoff,
-                    idempotent=idempotent,
-                    pacer=self._pacer,
-                )
-            )
-            try:
-                resp = self.session.request(
-                    method, url, data=data, headers=h, auth=self.auth, timeout=self.timeout
-                )
-            except requests.exceptions.SSLError:
-                raise DeliveryError(
-                    "TLS verification failed", server=self.base_url, request=label
-                ) from None
-            except requests.exceptions.Timeout:
-                raise DeliveryError(
-                    f"timed out (connect {self.timeout[0]} s, read {self.timeout[1]} s)",
-                    server=self.base_url,
-                    request=label,
-                ) from None
-            except requests.exceptions.ConnectionError as err:
-                raise DeliveryError(
-                    _connection_failure(err, time.monotonic() - started),
-                    server=self.base_url,
-                    request=label,
-                ) from None
-            except requests.exceptions.RequestException as err:
-                raise DeliveryError(
-                    f"request failed ({type(err).__name__})", server=self.base_url, request=label
-                ) from None
+            resp = self._send(method, url, data, h, idempotent, deadline)
             if (
                 resp.status_code == 401
                 and attempt == 1
@@ -250,40 +200,168 @@ class FhirClient:
             return resp
         return resp
 
+    def _send(
+        self,
+        method: str,
+        url: str,
+        data: bytes | None,
+        headers: dict[str, str],
+        idempotent: bool,
+        deadline: float,
+    ) -> requests.Response:
+        """One request (with urllib3's retries), following a read's same-origin redirects."""
+        label = f"{method} {url}"
+        for _hop in range(MAX_READ_REDIRECTS + 1):
+            try:
+                self._pacer.wait(deadline)  # a 429 pauses every request
+            except PauseTooLong as pause:
+                raise DeliveryError(
+                    f"the server asked for a pause of {pause.seconds:.0f} s (429 Retry-After on "
+                    f"another request), longer than the retry budget ({self.retry_budget:g} s) "
+                    "allows; stopped without sending it",
+                    server=self.base_url,
+                    request=label,
+                ) from None
+            log: list[str] = []
+            self._adapter.use(
+                make_retry(
+                    attempts=self.retries,
+                    budget_s=max(0.0, deadline - time.monotonic()),
+                    backoff=self.backoff,
+                    idempotent=idempotent,
+                    pacer=self._pacer,
+                    log=log,
+                )
+            )
+            started = time.monotonic()
+            failure: str | None = None
+            try:
+                resp = transport.fetch(
+                    self.session,
+                    method,
+                    url,
+                    timeout=self.timeout,
+                    max_bytes=self.max_response_bytes,
+                    data=data,
+                    headers=headers,
+                    auth=self.auth,
+                )
+            except (requests.RequestException, transport.TooLarge, OSError) as err:
+                failure = self._failure(err, method, idempotent, log, started)
+            if failure is not None:  # raised here, outside ``except``: no exception context
+                raise DeliveryError(failure, server=self.base_url, request=label)
+            self._check_retry_after(resp, label, deadline)
+            if not (300 <= resp.status_code < 400) or resp.status_code == 304:
+                return resp
+            url = self._redirect(resp, method, url, label)
+            label = f"{method} {url}"
+        raise DeliveryError(
+            f"more than {MAX_READ_REDIRECTS} redirects", server=self.base_url, request=label
+        )
+
+    def _redirect(self, resp: requests.Response, method: str, url: str, label: str) -> str:
+        """The URL a read may follow to, or DeliveryError naming where the server points."""
+        location = resp.headers.get("Location")
+        if not location:
+            raise DeliveryError(
+                "redirect without a Location",
+                server=self.base_url,
+                request=label,
+                status=resp.status_code,
+            )
+        target = resolve(url, location)
+        parts = urlsplit(target)
+        target_shown = (
+            f"{parts.scheme}://{parts.hostname or ''}"
+            + (f":{parts.port}" if parts.port else "")
+            + parts.path
+        )
+        if method in ("GET", "HEAD") and origin(target) == origin(self.base_url):
+            return target
+        why = (
+            "writes never follow redirects"
+            if method not in ("GET", "HEAD")
+            else "reads follow redirects only within the server's own origin"
+        )
+        raise DeliveryError(
+            f"the server redirects to {target_shown} ({why}); nothing was sent there. If that is "
+            "the right server, use it as --server",
+            server=self.base_url,
+            request=label,
+            status=resp.status_code,
+        )
+
+    def _check_retry_after(self, resp: requests.Response, label: str, deadline: float) -> None:
+        """DeliveryError when the server asks for a pause beyond the retry budget."""
+        if resp.status_code not in (429, 503) or "Retry-After" not in resp.headers:
+            return
+        wait = BudgetRetry(total=0).get_retry_after(resp.raw) if resp.raw is not None else None
+        if wait is None or time.monotonic() + wait <= deadline:
+            return
+        raise DeliveryError(
+            f"the server asks to wait {wait:.0f} s before trying again (Retry-After), more than "
+            f"the retry budget ({self.retry_budget:g} s) allows; stopped. Try again later",
+            server=self.base_url,
+            request=label,
+            status=resp.status_code,
+        )
+
+    def _failure(
+        self, err: BaseException, method: str, idempotent: bool, log: list[str], started: float
+    ) -> str:
+        why, reached = transport.describe_failure(err)
+        elapsed = time.monotonic() - started
+        if log:
+            why += f"; gave up after {len(log) + 1} attempts in {elapsed:.1f} s"
+        if reached and method == "POST" and not idempotent:
+            why += (
+                "; the request was sent, so the server may have acted on it (a plain POST is not "
+                "retried: it is not idempotent): check the server before posting again"
+            )
+        return why
+
     def json(self, resp: requests.Response, label: str) -> Any:
         """The response body as JSON; a clear DeliveryError for HTML pages or truncated JSON."""
         ctype = resp.headers.get("Content-Type", "")
         try:
             return jsonio.loads(resp.content)
         except ValueError:
+            text = resp.content[:200].decode("utf-8", "replace")
             kind = (
                 "an HTML page"
-                if "html" in ctype or resp.text.lstrip().startswith("<")
+                if "html" in ctype or text.lstrip().startswith("<")
                 else "malformed JSON"
             )
-            raise DeliveryError(
+            failure = DeliveryError(
                 f"server answered with {kind} ({ctype or 'no content type'})",
                 server=self.base_url,
                 request=label,
                 status=resp.status_code,
-            ) from None
+            )
+        raise failure
 
     # ------------------------------------------------------------------ capabilities
 
     def capabilities(self) -> dict[str, Any]:
         """The server's CapabilityStatement (read once per client)."""
         if self._capabilities is None:
+            label = f"GET {self.url('metadata')}"
             resp = self.request("GET", "metadata")
-            body = self.json(resp, f"GET {self.url('metadata')}")
-            if (
-                resp.status_code != 200
-                or not isinstance(body, dict)
-                or body.get("resourceType") != "CapabilityStatement"
-            ):
+            if resp.status_code != 200:
                 raise DeliveryError(
-                    "no CapabilityStatement at /metadata",
+                    f"the server answered {resp.status_code} {_phrase(resp.status_code)} instead "
+                    "of its CapabilityStatement",
                     server=self.base_url,
-                    request=f"GET {self.url('metadata')}",
+                    request=label,
+                    status=resp.status_code,
+                )
+            body = self.json(resp, label)
+            if not isinstance(body, dict) or body.get("resourceType") != "CapabilityStatement":
+                got = body.get("resourceType") if isinstance(body, dict) else type(body).__name__
+                raise DeliveryError(
+                    f"expected a CapabilityStatement at /metadata, got {got!r}",
+                    server=self.base_url,
+                    request=label,
                     status=resp.status_code,
                 )
             self._capabilities = body

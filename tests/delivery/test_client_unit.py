@@ -261,16 +261,6 @@ def test_503_then_success_and_connection_reset_on_a_real_socket(scripted_server:
 
 
 @responses.activate
-def test_retry_after_beyond_the_budget_gives_up(seed: dict[str, Any]) -> None:
-    responses.get(f"{BASE}/metadata", json=capability())
-    responses.post(BASE, status=429, headers={"Retry-After": "3600"})
-    t0 = time.monotonic()
-    result = post(seed, client=client(retry_budget=5))
-    assert time.monotonic() - t0 < 5
-    assert {e.status for e in result.entries} == {429}
-
-
-@responses.activate
 def test_non_idempotent_post_is_not_retried_after_the_server_answered(seed: dict[str, Any]) -> None:
     responses.get(f"{BASE}/metadata", json=capability(update_create=False, conditional=False))
     plain = json.loads(json.dumps(seed))
@@ -289,12 +279,12 @@ def test_non_idempotent_post_is_not_retried_after_the_server_answered(seed: dict
 @responses.activate
 def test_timeouts_and_connection_resets_become_clear_errors() -> None:
     responses.get(f"{BASE}/metadata", body=requests.exceptions.ConnectTimeout("slow"))
-    with pytest.raises(DeliveryError, match=r"fhir.example.org/r4: GET .*metadata: timed out"):
+    with pytest.raises(DeliveryError, match=r"fhir.example.org/r4: GET .*metadata: could not connect in time"):
         client().capabilities()
     responses.replace(
         responses.GET, f"{BASE}/metadata", body=requests.exceptions.ConnectionError("reset by peer")
     )
-    with pytest.raises(DeliveryError, match="connection reset by the server"):
+    with pytest.raises(DeliveryError, match="the server dropped the connection"):
         client().capabilities()
 
 
@@ -306,7 +296,7 @@ def test_refused_connection_says_so() -> None:
         port = s.getsockname()[1]
     with (
         FhirClient(f"http://127.0.0.1:{port}/fhir", retries=1, backoff=0.01) as c,
-        pytest.raises(DeliveryError, match=r"connection refused; gave up after retrying for \d"),
+        pytest.raises(DeliveryError, match=r"connection refused; gave up after 2 attempts in \d"),
     ):
         c.capabilities()
 
@@ -527,8 +517,10 @@ def test_environment_proxy_and_ca_bundle_are_read_once(
 ) -> None:
     from fhir_adapter.client import FhirClient
 
+    import certifi
+
     ca = tmp_path / "ca.pem"
-    ca.write_text("not used by this test")
+    ca.write_text(open(certifi.where()).read())
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca))
     monkeypatch.delenv("NO_PROXY", raising=False)
@@ -657,9 +649,9 @@ def test_retry_policy_is_per_thread() -> None:
     import threading
 
     from fhir_adapter.client.retry import make_retry
-    from fhir_adapter.client.session import _PerRequestRetryAdapter
+    from fhir_adapter.client.transport import GuardedAdapter
 
-    adapter = _PerRequestRetryAdapter()
+    adapter = GuardedAdapter()
     default = adapter.max_retries
     post_policy = make_retry(idempotent=False)
     adapter.use(post_policy)
