@@ -24,12 +24,12 @@ _LAZY = {
     "Case": "fhir_adapter.case",
     "validate": "fhir_adapter.validation",
     "Validator": "fhir_adapter.validation",
-    "post": "fhir_adapter.client",
+    "post": "fhir_adapter.api",
 }
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from fhir_adapter.api import post
     from fhir_adapter.case import Case, load_case
-    from fhir_adapter.client import post
     from fhir_adapter.validation import Validator, validate
 
 __all__ = ["Case", "Validator", "__version__", "convert", "load_case", "post", "validate"]

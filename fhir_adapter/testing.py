@@ -103,6 +103,47 @@ def scaled_bundle(bundle: dict[str, Any], n: int) -> dict[str, Any]:
     return {**bundle, "entry": entries}
 
 
+SIX_TYPES = (
+    "Patient",
+    "Condition",
+    "Observation",
+    "MedicationStatement",
+    "ImagingStudy",
+    "DiagnosticReport",
+)
+
+
+def capability_statement(
+    update_create: bool = True,
+    conditional: bool = True,
+    interactions: tuple[str, ...] = ("transaction", "batch"),
+    types: tuple[str, ...] = SIX_TYPES,
+) -> dict[str, Any]:
+    """A minimal CapabilityStatement declaring these features for every type in ``types``."""
+    return {
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "kind": "instance",
+        "fhirVersion": "4.0.1",
+        "format": ["json"],
+        "rest": [
+            {
+                "mode": "server",
+                "interaction": [{"code": c} for c in interactions],
+                "resource": [
+                    {
+                        "type": t,
+                        "updateCreate": update_create,
+                        "conditionalCreate": conditional,
+                        "searchParam": [{"name": "identifier", "type": "token"}],
+                    }
+                    for t in types
+                ],
+            }
+        ],
+    }
+
+
 @dataclass
 class Answer:
     """One scripted answer of :class:`HostileServer`.
@@ -144,10 +185,13 @@ class HostileServer:
 
     ``script`` is a list of :class:`Answer` (one per request, in order; the last one repeats) or
     a function of the :class:`Seen` request. ``requests`` lists what arrived. Use as a context
-    manager; ``base`` is ``http://127.0.0.1:PORT/fhir``. Only 127.0.0.1 is ever bound.
+    manager; ``base`` is ``http://127.0.0.1:PORT/fhir`` (``https`` with ``tls=(certfile,
+    keyfile)``). Only 127.0.0.1 is ever bound.
     """
 
-    def __init__(self, script: list[Answer] | Script) -> None:
+    def __init__(
+        self, script: list[Answer] | Script, *, tls: tuple[str, str] | None = None
+    ) -> None:
         import http.server
         import threading
 
@@ -175,8 +219,14 @@ class HostileServer:
 
         self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
+        if tls is not None:
+            import ssl
+
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*tls)
+            self._server.socket = ctx.wrap_socket(self._server.socket, server_side=True)
         self.port = int(self._server.server_address[1])
-        self.origin = f"http://127.0.0.1:{self.port}"
+        self.origin = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self.base = f"{self.origin}/fhir"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -199,8 +249,8 @@ class HostileServer:
             handler.connection.shutdown(socket.SHUT_RDWR)
             return
         if a.raw is not None:
-            handler.wfile.write(a.raw)
             handler.close_connection = True
+            self._write(handler, a.raw, a.trickle)
             return
         body = a.body
         if isinstance(body, (dict, list)):
@@ -219,15 +269,19 @@ class HostileServer:
         for k, v in headers.items():
             handler.send_header(k, v)
         handler.end_headers()
+        if handler.command != "HEAD":
+            self._write(handler, body, a.trickle)
+
+    def _write(self, handler: Any, data: bytes, trickle: float) -> None:
         try:
-            if a.trickle:
-                for i in range(len(body)):
-                    if self._stop.wait(a.trickle):
-                        return
-                    handler.wfile.write(body[i : i + 1])
-                    handler.wfile.flush()
-            elif handler.command != "HEAD":
-                handler.wfile.write(body)
+            if not trickle:
+                handler.wfile.write(data)
+                return
+            for i in range(len(data)):
+                if self._stop.wait(trickle):
+                    return
+                handler.wfile.write(data[i : i + 1])
+                handler.wfile.flush()
         except OSError:
             handler.close_connection = True  # the client gave up: what the test wants
 

@@ -21,14 +21,13 @@ _LAZY = {
     "SmartBackendAuth": "fhir_adapter.client.auth",
     "ConfigError": "fhir_adapter.client.errors",
     "DeliveryError": "fhir_adapter.client.errors",
-    "InvalidBundle": "fhir_adapter.client.delivery",
+    "InvalidBundle": "fhir_adapter.client.errors",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
     from fhir_adapter.client.api import post, resolve_server
     from fhir_adapter.client.auth import Auth, BasicAuth, BearerToken, SmartBackendAuth
-    from fhir_adapter.client.delivery import InvalidBundle
-    from fhir_adapter.client.errors import ConfigError, DeliveryError
+    from fhir_adapter.client.errors import ConfigError, DeliveryError, InvalidBundle
     from fhir_adapter.client.result import EntryResult, PostResult
     from fhir_adapter.client.session import DEFAULT_SERVER, FhirClient
 

@@ -1,7 +1,8 @@
-"""``post()``: deliver a bundle or case to a FHIR server; server resolution.
+"""``post()`` for bundles: deliver a Bundle (a dict) to a FHIR server; server resolution.
 
 Server resolution: the ``server`` argument, else ``$FHIR_SERVER``, else ``server:`` in the config
 file (``$FHIR_ADAPTER_CONFIG`` or ``./fhir-adapter.yaml``), else the public HAPI R4 test server.
+Case files are the API layer's business (:func:`fhir_adapter.post`), not the client's.
 """
 
 from __future__ import annotations
@@ -11,18 +12,12 @@ from collections.abc import Callable
 from typing import Any
 
 from fhir_adapter.client.auth import Auth
-from fhir_adapter.client.delivery import (
-    MODES,
-    STRATEGIES,
-    InvalidBundle,
-    choose_strategy,
-    load_bundle,
-    prepare,
-    verify,
-)
-from fhir_adapter.client.errors import ConfigError, DeliveryError
+from fhir_adapter.client.delivery import send_bundle, send_each
+from fhir_adapter.client.errors import ConfigError, DeliveryError, InvalidBundle
+from fhir_adapter.client.plan import MODES, STRATEGIES, check_bundle, choose_strategy, plan
 from fhir_adapter.client.result import PostResult
 from fhir_adapter.client.session import DEFAULT_SERVER, FhirClient
+from fhir_adapter.client.verify import verify
 from fhir_adapter.config import read_config
 
 
@@ -35,8 +30,19 @@ def resolve_server(server: str | None = None) -> str:
     return server or os.environ.get("FHIR_SERVER") or str(_config().get("server") or DEFAULT_SERVER)
 
 
-def check_workers(workers: Any, mode: str) -> None:
-    """Raise ConfigError unless ``workers`` is 1-32, and above 1 only in ``each`` mode."""
+def check_options(mode: Any, strategy: Any, workers: Any) -> None:
+    """ConfigError for an unknown mode or strategy, or workers not 1-32 (above 1 only in
+    ``each`` mode)."""
+    if mode not in MODES:
+        raise ConfigError(
+            f"unknown mode {mode!r}", field="mode", fix=f"use one of: {', '.join(MODES)}"
+        )
+    if strategy not in STRATEGIES:
+        raise ConfigError(
+            f"unknown strategy {strategy!r}",
+            field="strategy",
+            fix=f"use one of: {', '.join(STRATEGIES)}",
+        )
     if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= 32:
         raise ConfigError(
             f"workers must be a number from 1 to 32, not {workers!r}",
@@ -52,7 +58,7 @@ def check_workers(workers: Any, mode: str) -> None:
 
 
 def post(
-    bundle_or_case: Any = None,
+    bundle: dict[str, Any],
     server: str | None = None,
     mode: str = "transaction",
     *,
@@ -64,29 +70,25 @@ def post(
     workers: int = 1,
     progress: Callable[[int, int], None] | None = None,
 ) -> PostResult:
-    """Send a bundle (or a case, converted first) to a FHIR server; returns every entry's outcome.
+    """Send a transaction or batch Bundle to a FHIR server; returns every entry's outcome.
 
     The bundle is validated offline first and refused (:class:`InvalidBundle`) if invalid,
-    unless ``validate=False``. ``mode`` is ``transaction`` (all or nothing), ``batch``
-    (independent entries) or ``each`` (one request per resource, references rewritten to
-    server ids). Re-posting the same case creates no duplicates (see ``delivery`` strategies).
-    With ``verify_readback`` every resource is read back and differences are recorded.
-    ``workers`` (``each`` mode, 1-32) sends up to that many requests at once (and reads back
-    as many at once); a resource is sent only after every entry it references has been answered.
-    ``progress(done, total)`` is called after each answered entry in ``each`` mode.
+    unless ``validate=False``; a bundle that cannot be posted as asked is refused
+    (:class:`ConfigError`) before anything is sent. ``mode`` is ``transaction`` (all or
+    nothing), ``batch`` (independent entries) or ``each`` (one request per resource, references
+    rewritten to server ids). Re-posting a bundle fhir-adapter made creates no duplicates (see
+    :mod:`fhir_adapter.client.plan`); entries made elsewhere are sent as written. With
+    ``verify_readback`` every resource is read back and differences are recorded. ``workers``
+    (``each`` mode, 1-32) sends up to that many requests at once; ``progress(done, total)`` is
+    called after each answered entry in ``each`` mode.
     """
-    if mode not in MODES:
+    check_options(mode, strategy, workers)
+    if not isinstance(bundle, dict):
         raise ConfigError(
-            f"unknown mode {mode!r}", field="mode", fix=f"use one of: {', '.join(MODES)}"
+            f"fhir_adapter.client.post takes a Bundle (a dict), not {type(bundle).__name__}",
+            fix="use fhir_adapter.post for case files and paths",
         )
-    if strategy not in STRATEGIES:
-        raise ConfigError(
-            f"unknown strategy {strategy!r}",
-            field="strategy",
-            fix=f"use one of: {', '.join(STRATEGIES)}",
-        )
-    check_workers(workers, mode)
-    bundle = load_bundle(bundle_or_case)
+    check_bundle(bundle)
     if validate:
         from fhir_adapter.validation import validate as run_validation
 
@@ -103,21 +105,13 @@ def post(
                 server=client.base_url,
                 request="GET metadata",
             )
-        chosen = choose_strategy(client, bundle, mode, strategy)
-        from fhir_adapter.client.delivery import _send_bundle, _send_each
-
+        steps = plan(bundle, mode, choose_strategy(client, bundle, mode, strategy))
         if mode == "each":
-            result = _send_each(
-                client,
-                prepare(bundle, "transaction", chosen) if chosen == "put" else bundle,
-                chosen,
-                workers,
-                progress,
-            )
+            result = send_each(client, steps, workers, progress)
         else:
-            result = _send_bundle(client, prepare(bundle, mode, chosen), mode, chosen)
+            result = send_bundle(client, steps)
         if verify_readback:
-            verify(client, bundle, result, workers)
+            verify(client, steps, result, workers)
         return result
     finally:
         if own:

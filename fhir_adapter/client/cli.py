@@ -68,7 +68,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--ca-bundle", metavar="FILE", help="CA bundle for TLS verification")
     parser.add_argument(
-        "--timeout", type=float, default=120.0, help="read timeout in seconds (default 120)"
+        "--timeout",
+        type=float,
+        default=120.0,
+        help="seconds a whole answer may take to arrive (default 120)",
+    )
+    parser.add_argument(
+        "--retry-budget",
+        type=float,
+        default=120.0,
+        metavar="SECONDS",
+        help="total time spent retrying one request, Retry-After pauses included (default 120)",
     )
 
 
@@ -111,18 +121,27 @@ def _auth(args: argparse.Namespace, server: str) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     """Validate, post, print the per-entry table; returns the exit code."""
+    from fhir_adapter.api import load_input
     from fhir_adapter.client import DeliveryError, FhirClient, post, resolve_server
-    from fhir_adapter.client.api import check_workers
-    from fhir_adapter.client.delivery import InvalidBundle, load_bundle
-    from fhir_adapter.client.session import check_server_url
+    from fhir_adapter.client.api import check_options
+    from fhir_adapter.client.errors import InvalidBundle
+    from fhir_adapter.client.plan import check_bundle
+    from fhir_adapter.client.urls import check_server_url
+    from fhir_adapter.errors import InputError
 
-    check_workers(args.workers, args.mode)
+    check_options(args.mode, args.strategy, args.workers)
     server = resolve_server(args.server)
     check_server_url(server)  # before anything prints the URL
     auth = _auth(args, server)
-    # Every input is read and validated before anything is sent: a bad third file must not
-    # leave the first two posted.
-    inputs = [(src or "seed case", load_bundle(src)) for src in (args.source or [None])]
+    # Every input is read, checked and validated before anything is sent: a bad third file
+    # must not leave the first two posted.
+    inputs = [(src or "seed case", load_input(src)) for src in (args.source or [None])]
+    for label, bundle in inputs:
+        try:
+            check_bundle(bundle)
+        except InputError as err:
+            err.file = err.file or label
+            raise
     reports = {}
     if not args.no_validate:
         from fhir_adapter.validation import validate
@@ -134,16 +153,24 @@ def run(args: argparse.Namespace) -> int:
                 raise InvalidBundle(report)
     several = len(inputs) > 1
     if args.dry_run:
-        for label, bundle in inputs:
+        plans = [(label, _dry_plan(args, bundle)) for label, bundle in inputs]
+        for label, steps in plans:
             if several:
                 print(f"== {label}")
-            _dry_run(args, server, auth, bundle, reports.get(label))
-        return 0
+            _dry_run(args, server, auth, steps, reports.get(label))
+        invalid = [label for label, r in reports.items() if not r.ok]
+        if invalid:
+            print(
+                f"fhir-adapter post: dry run: invalid, would not be sent: {', '.join(invalid)}",
+                file=sys.stderr,
+            )
+        return 1 if invalid else 0
     client = FhirClient(
         server,
         auth=auth,
         verify=args.ca_bundle or True,
         timeout=(5.0, args.timeout),
+        retry_budget=args.retry_budget,
         prefer=args.prefer,
     )
     failed = []
@@ -159,6 +186,8 @@ def run(args: argparse.Namespace) -> int:
             if several:
                 print(f"== {label}")
             print(result.to_table())
+            for warning in result.warnings:
+                print(f"fhir-adapter post: warning: {warning}", file=sys.stderr)
             if not result.ok:
                 failed.append(label)
     if failed:
@@ -180,41 +209,45 @@ def _post_one(args: argparse.Namespace, client: Any, bundle: Any, post: Any) -> 
     )
 
 
-def _dry_run(args: argparse.Namespace, server: str, auth: Any, bundle: Any, report: Any) -> None:
+def _dry_plan(args: argparse.Namespace, bundle: Any) -> Any:
+    """The plan a post would follow, decided offline (``auto`` assumes ``put``, which the
+    server's capabilities may turn into conditional create); ConfigError if it would be
+    refused."""
+    from fhir_adapter.client.plan import AS_WRITTEN, choose_strategy, plan
+
+    class _Offline:
+        base_url = ""
+
+        @staticmethod
+        def resource_capability(_type: str) -> dict[str, Any]:
+            return {"updateCreate": True}
+
+    strategy = choose_strategy(_Offline(), bundle, args.mode, args.strategy)
+    return plan(bundle, args.mode, strategy if strategy else AS_WRITTEN)
+
+
+def _dry_run(args: argparse.Namespace, server: str, auth: Any, steps: Any, report: Any) -> None:
     """Print what ``post`` would send for one bundle; sends nothing."""
     import json
-
-    from fhir_adapter.client.delivery import prepare
 
     if report is not None:
         print(
             f"offline validation: {'ok' if report.ok else 'INVALID'} ({len(report.errors)} errors, {len(report.warnings)} warnings)"
         )
-    # Offline: show the preferred strategy; with --strategy auto the server's capabilities may
-    # still select conditional create (see fhir_adapter.client.delivery).
-    strategy = (
-        "conditional-create"
-        if args.strategy == "conditional-create" and args.mode != "batch"
-        else "put"
-    )
-    sent = prepare(bundle, args.mode, strategy) if args.mode != "each" else bundle
     auth_text = auth.describe() if auth is not None else "none"
-    print(
-        f"would send to {server} (mode {args.mode}, strategy {strategy} unless the server's capabilities say otherwise)"
-    )
+    caveat = " unless the server's capabilities say otherwise" if args.strategy == "auto" else ""
+    print(f"would send to {server} (mode {args.mode}, strategy {steps.strategy}{caveat})")
     print(f"auth: {auth_text}")
+    for warning in steps.warnings:
+        print(f"warning: {warning}")
     if args.mode == "each":
-        for e in sent["entry"]:
-            r = e["resource"]
-            if strategy == "put":
-                print(f"  PUT {r['resourceType']}/{r.get('id', '?')}")
-            else:
-                cond = e.get("request", {}).get("ifNoneExist", "-")
-                print(f"  POST {r['resourceType']}  If-None-Exist: {cond}")
+        for s in steps.steps:
+            cond = f"  If-None-Exist: {s.if_none_exist}" if s.if_none_exist else ""
+            print(f"  {s.method} {s.url}{cond}")
     else:
+        sent = steps.bundle()
         print(
             f"  POST {server}  ({sent['type']}, {len(sent['entry'])} entries, {len(json.dumps(sent))} bytes)"
         )
-        for e in sent["entry"]:
-            req = e.get("request", {})
-            print(f"    {req.get('method')} {req.get('url')}  {req.get('ifNoneExist', '')}")
+        for s in steps.steps:
+            print(f"    {s.method} {s.url}  {s.if_none_exist or ''}")

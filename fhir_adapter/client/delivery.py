@@ -1,139 +1,19 @@
-"""Posting bundles: transaction, batch or one request per resource, idempotent by design.
-
-Idempotency strategy (chosen per server capability unless forced):
-
-- ``put`` (preferred): entries are ``PUT <Type>/<deterministic id>`` (update-as-create). The
-  first post creates each resource under the id fhir-adapter derived from the case; every later
-  post updates the same resource. All three modes use the same ids, so mixing modes never
-  duplicates. Used when every resource type declares ``updateCreate``; always for ``batch``
-  (batch entries cannot reference each other through ``urn:uuid``, so references are rewritten
-  to ``<Type>/<id>``).
-- ``conditional-create``: entries are ``POST`` with ``ifNoneExist: identifier=<system>|<value>``
-  (``If-None-Exist`` header in ``each`` mode). No match -> created (201); one match -> the
-  existing resource is returned (200), nothing new is created; several matches -> the server
-  answers 412 and the entry fails. Used when the server lacks update-as-create but declares
-  ``conditionalCreate`` and an ``identifier`` search parameter for every type.
-
-Do not switch strategies against the same server: server-assigned ids (conditional create) and
-derived ids (put) are different resources.
-"""
+"""Sending a plan: one transaction or batch request, or one request per resource (``each``), and
+reading every answer into a PostResult. What is sent is decided in ``plan``."""
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-from pathlib import Path
 from typing import Any
 
-from fhir_adapter.bundle import references
-from fhir_adapter.client.errors import ConfigError, DeliveryError
+from fhir_adapter.client import tree
+from fhir_adapter.client.errors import DeliveryError
+from fhir_adapter.client.plan import Plan, Step
 from fhir_adapter.client.result import EntryResult, PostResult
 from fhir_adapter.client.session import FhirClient
-from fhir_adapter.errors import EXIT_INVALID, FhirAdapterError
-
-MODES = ("transaction", "batch", "each")
-STRATEGIES = ("auto", "conditional-create", "put")
-
-
-class InvalidBundle(FhirAdapterError):
-    """The bundle failed local validation and was not sent."""
-
-    exit_code = EXIT_INVALID
-
-    def __init__(self, report: Any) -> None:
-        self.report = report
-        super().__init__("the bundle is invalid; nothing was sent\n" + report.to_text())
-
-
-def load_bundle(source: Any) -> dict[str, Any]:
-    """A bundle from a dict, a Case, a bundle JSON file, or a case file (None: the seed case)."""
-    from fhir_adapter.case import Case
-    from fhir_adapter.convert import convert
-
-    if isinstance(source, dict):
-        return source
-    if source is None or isinstance(source, Case):
-        return convert(source)
-    path = Path(source)
-    if path.suffix == ".json":
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError("file not found", file=str(path), fix="check the path") from None
-        except ValueError as err:
-            raise ConfigError(f"not JSON: {err}", file=str(path)) from None
-        if isinstance(data, dict) and data.get("resourceType") == "Bundle":
-            return data
-    return convert(path)
-
-
-def choose_strategy(client: FhirClient, bundle: dict[str, Any], mode: str, strategy: str) -> str:
-    """The idempotency strategy to use with this server (see the module docstring)."""
-    if strategy != "auto":
-        return strategy
-    types = {
-        e["resource"]["resourceType"]
-        for e in bundle.get("entry", [])
-        if isinstance(e.get("resource"), dict)
-    }
-    caps = {t: client.resource_capability(t) for t in types}
-    if all(c.get("updateCreate") is True for c in caps.values()):
-        return "put"
-    if mode != "batch" and all(
-        c.get("conditionalCreate") is True and "identifier" in client.search_params(t)
-        for t, c in caps.items()
-    ):
-        return "conditional-create"
-    missing = sorted(t for t, c in caps.items() if c.get("updateCreate") is not True)
-    raise DeliveryError(
-        f"server supports neither conditional create nor update-as-create for {', '.join(missing)}; "
-        "re-posting could create duplicates",
-        server=client.base_url,
-        request="GET metadata",
-    )
-
-
-def _server_ref(rtype: str, rid: str) -> str:
-    return f"{rtype}/{rid}"
-
-
-def _rewrite_refs(node: Any, mapping: dict[str, str]) -> Any:
-    if isinstance(node, dict):
-        out = {}
-        for k, v in node.items():
-            if k == "reference" and isinstance(v, str) and v in mapping:
-                out[k] = mapping[v]
-            else:
-                out[k] = _rewrite_refs(v, mapping)
-        return out
-    if isinstance(node, list):
-        return [_rewrite_refs(v, mapping) for v in node]
-    return node
-
-
-def prepare(bundle: dict[str, Any], mode: str, strategy: str) -> dict[str, Any]:
-    """The bundle as it will be sent in ``mode`` with ``strategy`` (a new dict)."""
-    # Copies the bundle and its entries; resources are shared unless rewritten (never mutated).
-    b = {**bundle, "type": "batch" if mode == "batch" else "transaction"}
-    entries = [dict(e) for e in bundle.get("entry", [])]
-    if entries:
-        b["entry"] = entries
-    if strategy == "put" or mode == "batch":
-        mapping = {
-            e["fullUrl"]: _server_ref(e["resource"]["resourceType"], e["resource"]["id"])
-            for e in entries
-            if "fullUrl" in e and "id" in e.get("resource", {})
-        }
-        for e in entries:
-            r = e["resource"]
-            e["request"] = {"method": "PUT", "url": f"{r['resourceType']}/{r['id']}"}
-            if mode == "batch":
-                e["resource"] = _rewrite_refs(r, mapping)
-    return b
-
 
 _STATUS = re.compile(r"^\s*(\d{3})")
 _TYPE = re.compile(r"[A-Z][A-Za-z]+")
@@ -142,6 +22,12 @@ _ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 
 def _parse_location(location: str) -> tuple[str, str | None] | None:
     """(id, version) from a Location such as ``[base/]Type/id[/_history/vid]``, or None."""
+    parsed = _split_location(location)
+    return (parsed[2], parsed[3]) if parsed else None
+
+
+def _split_location(location: str) -> tuple[str, str, str, str | None] | None:
+    """(base, type, id, version) of a Location ``[base/]Type/id[/_history/vid]``, or None."""
     parts = location.rstrip("/").split("/")
     version = None
     if len(parts) >= 4 and parts[-2] == "_history":
@@ -151,7 +37,7 @@ def _parse_location(location: str) -> tuple[str, str | None] | None:
         parts = parts[:-2]
     if len(parts) < 2 or not _TYPE.fullmatch(parts[-2]) or not _ID.fullmatch(parts[-1]):
         return None
-    return parts[-1], version
+    return "/".join(parts[:-2]), parts[-2], parts[-1], version
 
 
 def _text(value: Any) -> str | None:
@@ -159,11 +45,16 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def _problem(er: EntryResult, text: str) -> None:
+    """Mark an accepted entry as failed because the answer cannot be trusted."""
+    er.problem = text
+    er.id = None
+
+
 def _entry_result(
-    i: int, sent: dict[str, Any], response: dict[str, Any] | None, resource: Any
+    step: Step, response: dict[str, Any] | None, resource: Any, base: str
 ) -> EntryResult:
-    r = sent.get("resource") or {}
-    er = EntryResult(i, r.get("resourceType", "?"), sent.get("fullUrl", ""))
+    er = EntryResult(step.index, step.resource_type, step.full_url)
     if response is None:
         return er
     status = response.get("status")
@@ -174,9 +65,9 @@ def _entry_result(
         er.status = int(m.group(1)) if m else None
     location = response.get("location")
     er.location = location if isinstance(location, str) else None  # servers can send anything
-    loc = _parse_location(location) if isinstance(location, str) else None
+    loc = _split_location(location) if isinstance(location, str) else None
     if loc:
-        er.id, er.version = loc
+        er.id, er.version = loc[2], loc[3]
     if (er.id is None or er.version is None) and isinstance(resource, dict):
         meta = resource.get("meta")
         er.id = er.id or _text(resource.get("id"))
@@ -190,140 +81,135 @@ def _entry_result(
     outcome = response.get("outcome")
     if isinstance(outcome, dict):
         er.outcome = outcome
+    if er.ok:
+        _check_identity(er, step, loc, base)
     return er
 
 
-def _send_bundle(
-    client: FhirClient, prepared: dict[str, Any], mode: str, strategy: str
-) -> PostResult:
-    label = (
-        f"POST {client.base_url} ({prepared['type']} of {len(prepared.get('entry', []))} entries)"
-    )
-    idempotent = strategy == "put" or all(
-        "ifNoneExist" in e.get("request", {}) or e.get("request", {}).get("method") == "PUT"
-        for e in prepared.get("entry", [])
-    )
+def _check_identity(
+    er: EntryResult, step: Step, loc: tuple[str, str, str, str | None] | None, base: str
+) -> None:
+    """An accepted entry must live where it was sent: the Location on this server, of this
+    type, and (for a PUT) under the id sent. Anything else would make later references point
+    at a resource that does not exist."""
+    if loc is not None:
+        where, rtype, _, _ = loc
+        if where and where.rstrip("/") != base:
+            return _problem(er, f"the server answered Location {er.location}, not on {base}")
+        if rtype != step.resource_type:
+            return _problem(er, f"the server answered Location {er.location} for a {rtype}")
+    if step.known_id is not None:
+        if er.id is not None and er.id != step.known_id:
+            return _problem(er, f"the server answered id {er.id} for {step.method} {step.url}")
+        er.id = step.known_id
+    return None
+
+
+def send_bundle(client: FhirClient, plan: Plan) -> PostResult:
+    """Send the plan as one transaction or batch; every entry's outcome."""
+    prepared = plan.bundle()
+    label = f"POST {client.base_url} ({prepared['type']} of {len(plan.steps)} entries)"
+    idempotent = all(s.idempotent for s in plan.steps)
     resp = client.request("POST", "", body=prepared, idempotent=idempotent)
     body = client.json(resp, label) if resp.content else None
-    return read_bundle_response(
-        client.base_url, label, resp.status_code, body, prepared, mode, strategy
-    )
+    result = read_bundle_response(client.base_url, label, resp.status_code, body, plan)
+    result.warnings = list(plan.warnings)
+    return result
 
 
-def read_bundle_response(
-    server: str,
-    label: str,
-    status: int,
-    body: Any,
-    prepared: dict[str, Any],
-    mode: str,
-    strategy: str,
-) -> PostResult:
+def read_bundle_response(server: str, label: str, status: int, body: Any, plan: Plan) -> PostResult:
     """The PostResult of a transaction/batch answer (``body`` parsed), checked for shape."""
-    result = PostResult(server, mode, strategy=strategy)
-    sent = prepared.get("entry", [])
+    result = PostResult(server, plan.mode, strategy=plan.strategy)
     if status >= 400:
         outcome = (
             body
             if isinstance(body, dict) and body.get("resourceType") == "OperationOutcome"
             else None
         )
-        for i, e in enumerate(sent):
-            er = _entry_result(i, e, None, None)
+        for s in plan.steps:
+            er = _entry_result(s, None, None, server)
             er.status, er.outcome = status, outcome
             result.entries.append(er)
         return result
-    want = f"{prepared['type']}-response"
+    want = f"{'batch' if plan.mode == 'batch' else 'transaction'}-response"
+
+    def fail(message: str) -> DeliveryError:
+        return DeliveryError(message, server=server, request=label, status=status)
+
     if (
         not isinstance(body, dict)
         or body.get("resourceType") != "Bundle"
         or body.get("type") != want
     ):
         got = body.get("type") if isinstance(body, dict) else type(body).__name__
-        raise DeliveryError(
-            f"expected a {want} Bundle, got {got!r}",
-            server=server,
-            request=label,
-            status=status,
-        )
+        raise fail(f"expected a {want} Bundle, got {got!r}")
     answers = body.get("entry", [])
     if not isinstance(answers, list):
-        raise DeliveryError(
-            f"the response's entry is {type(answers).__name__}, not an array",
-            server=server,
-            request=label,
-            status=status,
-        )
-    if len(answers) != len(sent):
-        raise DeliveryError(
-            f"the response has {len(answers)} entries for {len(sent)} sent",
-            server=server,
-            request=label,
-            status=status,
-        )
-    for i, (e, a) in enumerate(zip(sent, answers, strict=True)):
+        raise fail(f"the response's entry is {type(answers).__name__}, not an array")
+    if len(answers) != len(plan.steps):
+        raise fail(f"the response has {len(answers)} entries for {len(plan.steps)} sent")
+    for i, (s, a) in enumerate(zip(plan.steps, answers, strict=True)):
         if not isinstance(a, dict) or not isinstance(a.get("response"), dict):
-            raise DeliveryError(
-                f"response entry {i} has no 'response'",
-                server=server,
-                request=label,
-                status=status,
-            )
-        result.entries.append(_entry_result(i, e, a["response"], a.get("resource")))
+            raise fail(f"response entry {i} has no 'response'")
+        result.entries.append(_entry_result(s, a["response"], a.get("resource"), server))
     return result
 
 
-def _send_each(
+def send_each(
     client: FhirClient,
-    bundle: dict[str, Any],
-    strategy: str,
+    plan: Plan,
     workers: int = 1,
     progress: Callable[[int, int], None] | None = None,
 ) -> PostResult:
     """One request per resource. Resources go in rounds: a resource is sent once every entry it
     references has been answered, so its ``urn:uuid`` references can be rewritten to the ids
-    the server gave them. Within a round up to ``workers`` requests run at once."""
-    entries: list[dict[str, Any]] = bundle.get("entry", [])
-    index = {e["fullUrl"]: i for i, e in enumerate(entries) if "fullUrl" in e}
+    the server gave them. Within a round up to ``workers`` requests run at once. When an error
+    stops the post, the DeliveryError's ``partial`` lists every entry, those never sent too."""
+    steps = plan.steps
+    index = {s.full_url: s.index for s in steps if s.full_url}
     needs = [
-        {index[ref] for ref in references(e["resource"]) if index.get(ref, i) != i}
-        for i, e in enumerate(entries)
+        {index[ref] for ref in tree.references(s.body) if index.get(ref, s.index) != s.index}
+        for s in steps
     ]
-    results: list[EntryResult | None] = [None] * len(entries)
+    results: list[EntryResult | None] = [None] * len(steps)
     mapping: dict[str, str] = {}  # fullUrl -> Type/id on the server; written between rounds
-
     answered = [0]
     lock = threading.Lock()
 
+    errors: dict[int, DeliveryError] = {}
+
     def send(i: int) -> EntryResult:
-        er = _send_or_skip(i)
+        try:
+            er = _send_or_skip(i)
+        except DeliveryError as err:
+            errors[i] = err
+            raise
         if progress is not None:
             with lock:
                 answered[0] += 1
-                progress(answered[0], len(entries))
+                progress(answered[0], len(steps))
         return er
 
     def _send_or_skip(i: int) -> EntryResult:
         failed = sorted(d for d in needs[i] if (r := results[d]) is None or not r.ok)
-        if failed:
-            e = entries[i]
-            er = EntryResult(i, e["resource"]["resourceType"], e.get("fullUrl", ""), status=None)
-            what = ", ".join(f"{d} ({entries[d]['resource']['resourceType']})" for d in failed)
-            why = (
-                "were not created"
-                if all(results[d] is not None for d in failed)
-                else "are part of a reference cycle (use transaction or batch mode)"
-            )
-            er.outcome = {
-                "issue": [{"severity": "error", "diagnostics": f"not sent: entries {what} {why}"}]
-            }
-            return er
-        return _send_one(client, i, entries[i], mapping, strategy)
+        if not failed:
+            return _send_one(client, steps[i], mapping)
+        s = steps[i]
+        er = EntryResult(i, s.resource_type, s.full_url, not_sent=True)
+        what = ", ".join(f"{d} ({steps[d].resource_type})" for d in failed)
+        why = (
+            "were not created"
+            if all(results[d] is not None for d in failed)
+            else "are part of a reference cycle (use transaction or batch mode)"
+        )
+        er.outcome = _issue(f"not sent: entries {what} {why}")
+        return er
 
     pool = ThreadPoolExecutor(max_workers=workers) if workers > 1 else None
-    result = PostResult(client.base_url, "each", strategy=strategy)
+    result = PostResult(client.base_url, "each", strategy=plan.strategy)
+    result.warnings = list(plan.warnings)
     try:
-        waiting = list(range(len(entries)))
+        waiting = list(range(len(steps)))
         while waiting:
             ready = [i for i in waiting if all(results[d] is not None for d in needs[i])]
             if not ready:  # a reference cycle: these entries can never be resolved one by one
@@ -331,11 +217,22 @@ def _send_each(
             done = _round(pool, send, ready, results)
             for i, er in zip(ready, done, strict=True):
                 results[i] = er
-                if er.ok and er.id and "fullUrl" in entries[i]:
-                    mapping[entries[i]["fullUrl"]] = _server_ref(er.resource_type, er.id)
+                if er.ok and er.id and steps[i].full_url:
+                    mapping[steps[i].full_url] = f"{er.resource_type}/{er.id}"
             taken = set(ready)
             waiting = [i for i in waiting if i not in taken]
     except DeliveryError as err:
+        for s in steps:
+            if results[s.index] is not None:
+                continue
+            failure = errors.get(s.index)
+            er = EntryResult(s.index, s.resource_type, s.full_url, not_sent=failure is None)
+            if failure is None:
+                er.outcome = _issue("not sent: the post stopped before this entry")
+            else:
+                er.status = failure.status
+                er.problem = f"failed: {failure}"
+            results[s.index] = er
         result.entries = [er for er in results if er is not None]
         err.partial = result
         raise
@@ -344,6 +241,10 @@ def _send_each(
             pool.shutdown(wait=True)
     result.entries = [er for er in results if er is not None]
     return result
+
+
+def _issue(text: str) -> dict[str, Any]:
+    return {"issue": [{"severity": "error", "diagnostics": text}]}
 
 
 def _round(
@@ -377,32 +278,22 @@ def _round(
     return [f.result() for f in futures]
 
 
-def _send_one(
-    client: FhirClient, i: int, e: dict[str, Any], mapping: dict[str, str], strategy: str
-) -> EntryResult:
-    r = e["resource"]
-    rtype = r["resourceType"]
-    body = _rewrite_refs(r, mapping)
-    unresolved = [ref for ref in references(body) if ref.startswith("urn:uuid:")]
+def _send_one(client: FhirClient, step: Step, mapping: dict[str, str]) -> EntryResult:
+    body = tree.rewrite_refs(step.body, mapping)
+    unresolved = [ref for ref in tree.references(body) if ref.startswith("urn:uuid:")]
     if unresolved:
-        er = EntryResult(i, rtype, e.get("fullUrl", ""), status=None)
-        er.outcome = {
-            "issue": [
-                {
-                    "severity": "error",
-                    "diagnostics": f"references not yet created: {', '.join(unresolved)}",
-                }
-            ]
-        }
+        er = EntryResult(step.index, step.resource_type, step.full_url, not_sent=True)
+        er.outcome = _issue(f"references not yet created: {', '.join(unresolved)}")
         return er
-    if strategy == "put":
-        resp = client.request("PUT", f"{rtype}/{r['id']}", body=body)
+    if step.method == "PUT":
+        resp = client.request("PUT", step.url, body=body)
     else:
         body = {k: v for k, v in body.items() if k != "id"}
-        cond = e.get("request", {}).get("ifNoneExist")
-        headers = {"If-None-Exist": cond} if cond else {}
-        resp = client.request("POST", rtype, body=body, headers=headers, idempotent=bool(cond))
-    answer = client.json(resp, f"{resp.request.method} {resp.url}") if resp.content else None
+        headers = {"If-None-Exist": step.if_none_exist} if step.if_none_exist else {}
+        resp = client.request(
+            "POST", step.url, body=body, headers=headers, idempotent=step.idempotent
+        )
+    answer = client.json(resp, f"{step.method} {client.url(step.url)}") if resp.content else None
     response: dict[str, Any] = {
         "status": str(resp.status_code),
         "location": resp.headers.get("Location") or resp.headers.get("Content-Location"),
@@ -410,73 +301,9 @@ def _send_one(
     }
     if isinstance(answer, dict) and answer.get("resourceType") == "OperationOutcome":
         response["outcome"] = answer
-    return _entry_result(
-        i,
-        e,
-        response,
-        answer if isinstance(answer, dict) and answer.get("resourceType") == rtype else None,
+    resource = (
+        answer
+        if isinstance(answer, dict) and answer.get("resourceType") == step.resource_type
+        else None
     )
-
-
-def _diff(sent: Any, got: Any, path: str, out: list[str]) -> None:
-    if isinstance(sent, dict) and isinstance(got, dict):
-        for k in sent:
-            if k in ("meta", "id"):
-                continue
-            if k not in got:
-                out.append(f"{path}.{k} missing")
-            else:
-                _diff(sent[k], got[k], f"{path}.{k}", out)
-    elif isinstance(sent, list) and isinstance(got, list):
-        if len(sent) != len(got):
-            out.append(f"{path}: {len(sent)} items sent, {len(got)} read back")
-        for i, (a, b) in enumerate(zip(sent, got, strict=False)):
-            _diff(a, b, f"{path}[{i}]", out)
-    elif sent != got:
-        out.append(f"{path}: sent {sent!r}, read back {got!r}")
-
-
-def verify(
-    client: FhirClient, bundle: dict[str, Any], result: PostResult, workers: int = 1
-) -> None:
-    """Read every posted resource back and record differences (server-added meta ignored);
-    up to ``workers`` reads at once."""
-    mapping = result.ids
-
-    def check(pair: tuple[dict[str, Any], EntryResult]) -> None:
-        e, er = pair
-        resp = client.request("GET", f"{er.resource_type}/{er.id}")
-        got = client.json(resp, f"GET {er.resource_type}/{er.id}")
-        if resp.status_code != 200:
-            er.differences.append(f"read back failed: HTTP {resp.status_code}")
-            return
-        expected = _rewrite_refs(e["resource"], mapping)
-        _diff(expected, _normalise_refs(got, client.base_url), er.resource_type, er.differences)
-
-    todo = [
-        (e, er)
-        for e, er in zip(bundle.get("entry", []), result.entries, strict=False)
-        if er.ok and er.id
-    ]
-    if workers > 1:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            list(pool.map(check, todo))
-    else:
-        for pair in todo:
-            check(pair)
-
-
-def _normalise_refs(node: Any, base: str) -> Any:
-    """Absolute references to the same server become relative (some servers answer absolute)."""
-    if isinstance(node, dict):
-        return {
-            k: (
-                v[len(base) + 1 :]
-                if k == "reference" and isinstance(v, str) and v.startswith(base + "/")
-                else _normalise_refs(v, base)
-            )
-            for k, v in node.items()
-        }
-    if isinstance(node, list):
-        return [_normalise_refs(v, base) for v in node]
-    return node
+    return _entry_result(step, response, resource, client.base_url)

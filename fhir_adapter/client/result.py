@@ -19,11 +19,21 @@ class EntryResult:
     location: str | None = None
     outcome: dict[str, Any] | None = None
     differences: list[str] = field(default_factory=list)
+    #: Never sent (the post stopped first, or an entry it references failed).
+    not_sent: bool = False
+    #: Why an answer the server gave cannot be trusted (e.g. a Location naming another id).
+    problem: str | None = None
 
     @property
     def ok(self) -> bool:
-        """Whether the server accepted the entry (2xx) and read-back found no difference."""
-        return self.status is not None and 200 <= self.status < 300 and not self.differences
+        """Whether the server accepted the entry (2xx), its answer is consistent, and
+        read-back found no difference."""
+        return (
+            self.status is not None
+            and 200 <= self.status < 300
+            and not self.differences
+            and self.problem is None
+        )
 
     @property
     def created(self) -> bool:
@@ -31,10 +41,10 @@ class EntryResult:
         return self.status == 201
 
     def outcome_text(self) -> str:
-        """The OperationOutcome's issues as one line."""
+        """The OperationOutcome's issues (and any problem with the answer) as one line."""
+        parts = [self.problem] if self.problem else []
         if not self.outcome:
-            return ""
-        parts = []
+            return "; ".join(parts)
         issues = self.outcome.get("issue")
         for i in issues if isinstance(issues, list) else []:
             if not isinstance(i, dict):
@@ -57,6 +67,8 @@ class PostResult:
     mode: str
     entries: list[EntryResult] = field(default_factory=list)
     strategy: str = "conditional-create"
+    #: What the caller should know although nothing failed (e.g. entries a re-post duplicates).
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -92,8 +104,9 @@ class PostResult:
             "  ".join(c.ljust(w) for c, w in zip(r[:5], widths, strict=True)) + "  " + r[5]
             for r in rows
         ]
-        failed = sum(not e.ok for e in self.entries)
-        lines.append(
-            f"{self.server} ({self.mode}, {self.strategy}): {len(self.entries) - failed} ok, {failed} failed"
-        )
+        ok = sum(e.ok for e in self.entries)
+        not_sent = sum(e.not_sent for e in self.entries)
+        failed = len(self.entries) - ok - not_sent
+        summary = f"{self.server} ({self.mode}, {self.strategy}): {ok} ok, {failed} failed"
+        lines.append(summary + (f", {not_sent} not sent" if not_sent else ""))
         return "\n".join(lines)

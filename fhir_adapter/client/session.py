@@ -124,7 +124,6 @@ class FhirClient:
         self.session.trust_env = False
         self.session.proxies.update(proxies)
         self.session.verify = chosen
-        self.session.max_redirects = 0
         self.session.headers.update(
             {
                 "Accept": FHIR_JSON,

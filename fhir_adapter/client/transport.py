@@ -253,7 +253,7 @@ def describe_failure(err: BaseException) -> tuple[str, bool]:
             or ("record layer" in text)
         ):
             return ("the server does not speak TLS on this port (a plain-http server?)", False)
-        if "hostname mismatch" in text or "doesn't match" in text:
+        if "mismatch" in text or "doesn't match" in text:
             return (f"TLS: the server's certificate is for another host name ({detail})", False)
         if "certificate_verify_failed" in text or "certificate verify failed" in text:
             return (

@@ -60,7 +60,10 @@ def capability(
     }
 
 
-def tx_response(bundle: dict[str, Any], status: str = "201 Created") -> dict[str, Any]:
+def tx_response(
+    bundle: dict[str, Any], status: str = "201 Created", server_ids: bool = False
+) -> dict[str, Any]:
+    """A transaction-response: ids as sent (PUT), or assigned by the server (``srvN``)."""
     return {
         "resourceType": "Bundle",
         "type": "transaction-response",
@@ -68,7 +71,9 @@ def tx_response(bundle: dict[str, Any], status: str = "201 Created") -> dict[str
             {
                 "response": {
                     "status": status,
-                    "location": f"{e['resource']['resourceType']}/srv{i}/_history/1",
+                    "location": f"{e['resource']['resourceType']}/"
+                    + (f"srv{i}" if server_ids else e["resource"]["id"])
+                    + "/_history/1",
                     "etag": 'W/"1"',
                 }
             }
@@ -133,7 +138,7 @@ def test_transaction_response_is_mapped_per_entry(seed: dict[str, Any]) -> None:
     result = post(seed, client=client())
     assert result.ok and result.strategy == "put"
     assert [(e.status, e.id, e.version) for e in result.entries] == [
-        (201, f"srv{i}", "1") for i in range(len(seed["entry"]))
+        (201, e["resource"]["id"], "1") for e in seed["entry"]
     ]
     sent = json.loads(responses.calls[1].request.body)
     assert sent["type"] == "transaction"
@@ -157,7 +162,7 @@ def test_prefer_header_is_configurable(seed: dict[str, Any], tmp_path: Any) -> N
 @responses.activate
 def test_conditional_create_when_server_cannot_update_create(seed: dict[str, Any]) -> None:
     responses.get(f"{BASE}/metadata", json=capability(update_create=False))
-    responses.post(BASE, json=tx_response(seed, "200 OK"))
+    responses.post(BASE, json=tx_response(seed, "200 OK", server_ids=True))
     result = post(seed, client=client())
     assert result.strategy == "conditional-create" and result.ok
     sent = json.loads(responses.calls[1].request.body)
@@ -266,9 +271,10 @@ def test_non_idempotent_post_is_not_retried_after_the_server_answered(seed: dict
     plain = json.loads(json.dumps(seed))
     for e in plain["entry"]:
         e["request"].pop("ifNoneExist")
-    responses.post(BASE, status=503)
-    with pytest.raises(DeliveryError, match="neither conditional create nor update-as-create"):
-        post(plain, client=client())
+    sent = responses.post(BASE, status=503)
+    result = post(plain, client=client())  # not fhir-adapter's entries: sent as written
+    assert sent.call_count == 1 and {e.status for e in result.entries} == {503}
+    assert "may create them again" in result.warnings[0]
     c = client()
     responses.post(f"{BASE}/Patient", status=503)
     resp = c.request("POST", "Patient", body={"resourceType": "Patient"})
@@ -279,7 +285,9 @@ def test_non_idempotent_post_is_not_retried_after_the_server_answered(seed: dict
 @responses.activate
 def test_timeouts_and_connection_resets_become_clear_errors() -> None:
     responses.get(f"{BASE}/metadata", body=requests.exceptions.ConnectTimeout("slow"))
-    with pytest.raises(DeliveryError, match=r"fhir.example.org/r4: GET .*metadata: could not connect in time"):
+    with pytest.raises(
+        DeliveryError, match=r"fhir.example.org/r4: GET .*metadata: could not connect in time"
+    ):
         client().capabilities()
     responses.replace(
         responses.GET, f"{BASE}/metadata", body=requests.exceptions.ConnectionError("reset by peer")
@@ -477,7 +485,8 @@ def test_cli_post_prints_table_and_exit_code(
     responses.post(BASE, json=tx_response(seed))
     assert main(["post", str(path), "--server", BASE]) == 0
     out = capsys.readouterr().out
-    assert "entry  type" in out and "srv0" in out and "5 ok, 0 failed" in out
+    pid = seed["entry"][0]["resource"]["id"]
+    assert "entry  type" in out and pid in out and "5 ok, 0 failed" in out
     responses.replace(
         responses.POST,
         BASE,
@@ -515,9 +524,9 @@ def test_location_parsing(location: str, expected: tuple[str, str | None] | None
 def test_environment_proxy_and_ca_bundle_are_read_once(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Any
 ) -> None:
-    from fhir_adapter.client import FhirClient
-
     import certifi
+
+    from fhir_adapter.client import FhirClient
 
     ca = tmp_path / "ca.pem"
     ca.write_text(open(certifi.where()).read())
@@ -536,14 +545,14 @@ def test_environment_proxy_and_ca_bundle_are_read_once(
         assert "https" not in c.session.proxies
 
 
-def test_prepare_leaves_the_callers_bundle_untouched() -> None:
+def test_plans_leave_the_callers_bundle_untouched() -> None:
     from fhir_adapter.bundle import references
-    from fhir_adapter.client.delivery import prepare
+    from fhir_adapter.client.plan import plan
 
     bundle = convert(None)
     before = json.dumps(bundle, sort_keys=True)
-    batch = prepare(bundle, "batch", "put")
-    tx = prepare(bundle, "transaction", "conditional-create")
+    batch = plan(bundle, "batch", "put").bundle()
+    tx = plan(bundle, "transaction", "conditional-create").bundle()
     assert json.dumps(bundle, sort_keys=True) == before
     assert batch["type"] == "batch" and tx["type"] == "transaction"
     assert all(e["request"]["method"] == "PUT" for e in batch["entry"])
@@ -795,8 +804,15 @@ def test_each_mode_error_keeps_what_was_done(
     with pytest.raises(DeliveryError, match="HTML page") as caught:
         post(_levels_bundle(), BASE, mode="each", workers=workers)
     partial = caught.value.partial
-    assert [e.resource_type for e in partial.entries] == ["Patient"]
-    assert partial.entries[0].status == 201 and patient.call_count == 1
+    assert len(partial.entries) == 4  # every entry: done, failed, or never sent
+    done = [e for e in partial.entries if e.ok]
+    assert [e.resource_type for e in done] == ["Patient"]
+    assert done[0].status == 201 and patient.call_count == 1
+    report_row = partial.entries[0]
+    assert report_row.not_sent and "not sent" in report_row.outcome_text()
+    failed = [e for e in partial.entries if not e.ok and not e.not_sent]
+    assert failed and all("HTML page" in e.outcome_text() for e in failed)
+    assert "1 ok" in partial.to_table() and "not sent" in partial.to_table()
     assert html.call_count >= 1 and report.call_count == 0  # the next round never started
     path = tmp_path / "b.json"
     path.write_text(json.dumps(_levels_bundle()))

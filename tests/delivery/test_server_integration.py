@@ -112,8 +112,9 @@ def test_conditional_create_against_the_real_server_creates_once(fhir_server: st
 
 def test_batch_with_one_bad_entry_reports_it_and_keeps_the_rest(fhir_server: str) -> None:
     bundle = copy.deepcopy(convert("fixtures/t2dm-metformin.case.yaml"))
-    bad = bundle["entry"][1]["resource"]
-    bad["id"] = "not a valid id!"  # the server must refuse this PUT
+    bad = bundle["entry"][1]
+    rtype = bad["resource"]["resourceType"]
+    bad["request"] = {"method": "PUT", "url": f"{rtype}/another-id"}  # id differs: refused
     result = post(bundle, fhir_server, mode="batch", validate=False)
     statuses = [e.status for e in result.entries]
     assert not result.ok

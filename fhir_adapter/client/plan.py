@@ -1,0 +1,237 @@
+"""What will be sent: each entry's request in each mode and strategy, decided before anything
+is sent; bundles that cannot be posted as asked are refused here.
+
+Idempotency strategies apply to the entries fhir-adapter made (``convert``'s transaction
+entries: ``POST`` with ``ifNoneExist`` on the business identifier derived from the resource's
+id, ``fullUrl`` = ``urn:uuid:<id>``):
+
+- ``put``: ``PUT <Type>/<id>`` (update-as-create). The first post creates each resource under
+  the id derived from the case; every later post updates it. All modes use the same ids.
+- ``conditional-create``: ``POST`` with ``ifNoneExist`` (``If-None-Exist`` in ``each`` mode).
+  No match -> created (201); one match -> existing (200); several -> 412.
+
+Entries of other origins are sent as written, never rewritten: a ``PUT`` stays a ``PUT``, a
+``POST`` stays a ``POST`` (with its ``ifNoneExist`` if it has one; without one a re-post may
+duplicate, and the plan says so in ``warnings``). ``DELETE``, ``PATCH`` and reads are refused
+(delivery creates and updates only), as are entries without a resource.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from fhir_adapter.client import tree
+from fhir_adapter.client.errors import ConfigError, DeliveryError
+from fhir_adapter.ids import URI_SYSTEM, business_identifier
+
+MODES = ("transaction", "batch", "each")
+STRATEGIES = ("auto", "conditional-create", "put")
+#: The label of a plan whose entries are all sent as written.
+AS_WRITTEN = "as written"
+
+
+@dataclass
+class Step:
+    """One entry as it will be sent: ``method`` and ``url`` (relative to the base), the body,
+    ``if_none_exist``, and the id the server must use (``PUT``) or None (server-assigned)."""
+
+    index: int
+    resource_type: str
+    full_url: str
+    method: str
+    url: str
+    body: dict[str, Any]
+    if_none_exist: str | None = None
+    own: bool = False
+
+    @property
+    def known_id(self) -> str | None:
+        """The resource id a PUT names (None for a POST: the server assigns it)."""
+        if self.method != "PUT" or "?" in self.url:
+            return None
+        parts = self.url.split("/")
+        return parts[1] if len(parts) == 2 and parts[0] == self.resource_type else None
+
+    @property
+    def idempotent(self) -> bool:
+        """Whether sending it twice is harmless (a PUT or a conditional create)."""
+        return self.method == "PUT" or bool(self.if_none_exist)
+
+
+@dataclass
+class Plan:
+    """Every entry's step, the strategy used for fhir-adapter's own entries, and warnings."""
+
+    mode: str
+    strategy: str
+    steps: list[Step]
+    warnings: list[str] = field(default_factory=list)
+
+    def bundle(self) -> dict[str, Any]:
+        """The transaction or batch Bundle to send."""
+        entries = []
+        for s in self.steps:
+            request: dict[str, Any] = {"method": s.method, "url": s.url}
+            if s.if_none_exist:
+                request["ifNoneExist"] = s.if_none_exist
+            entry: dict[str, Any] = {"resource": s.body, "request": request}
+            if s.full_url:
+                entry = {"fullUrl": s.full_url, **entry}
+            entries.append(entry)
+        return {
+            "resourceType": "Bundle",
+            "type": "batch" if self.mode == "batch" else "transaction",
+            "entry": entries,
+        }
+
+
+def _own(entry: dict[str, Any], resource: dict[str, Any]) -> bool:
+    """Whether ``convert`` made this entry (its identity derives from the resource id)."""
+    rid = resource.get("id")
+    request = entry.get("request") or {}
+    if not isinstance(rid, str) or entry.get("fullUrl") != f"urn:uuid:{rid}":
+        return False
+    if request.get("method") == "PUT":
+        return bool(request.get("url") == f"{resource.get('resourceType')}/{rid}")
+    criteria = request.get("ifNoneExist")
+    current = f"identifier={URI_SYSTEM}|{business_identifier(rid)['value']}"
+    legacy = f"identifier={URI_SYSTEM}|urn:uuid:{rid}"  # written by fhir-adapter 0.1.0
+    return request.get("method") == "POST" and criteria in (current, legacy)
+
+
+def check_bundle(bundle: Any) -> list[dict[str, Any]]:
+    """The entries of a postable bundle; ConfigError naming the entry and the fix if not."""
+    if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
+        got = bundle.get("resourceType") if isinstance(bundle, dict) else type(bundle).__name__
+        raise ConfigError(
+            f"post sends a Bundle, not {got!r}",
+            fix="give a transaction or batch Bundle, or a case file",
+        )
+    if bundle.get("type") not in ("transaction", "batch"):
+        raise ConfigError(
+            f"post sends transaction or batch Bundles, not a {bundle.get('type')!r} Bundle",
+            field="Bundle.type",
+            fix="convert with --type transaction (the default)",
+        )
+    depth = tree.depth(bundle)
+    if depth > tree.MAX_DEPTH:
+        raise ConfigError(
+            f"the bundle nests {depth} levels deep (more than {tree.MAX_DEPTH})",
+            fix="check how it was made; FHIR resources need far fewer levels",
+        )
+    entries = bundle.get("entry") or []
+    if not isinstance(entries, list) or not entries:
+        raise ConfigError("the bundle has no entries", field="Bundle.entry")
+    for i, e in enumerate(entries):
+        where = f"Bundle.entry[{i}]"
+        r = e.get("resource") if isinstance(e, dict) else None
+        if not isinstance(r, dict) or not isinstance(r.get("resourceType"), str):
+            raise ConfigError(
+                "has no resource (or no resourceType)",
+                field=where,
+                fix="every entry needs the resource to create or update",
+            )
+        request = e.get("request")
+        method = request.get("method") if isinstance(request, dict) else None
+        if method not in ("POST", "PUT"):
+            raise ConfigError(
+                f"request.method is {method!r}: post creates and updates only (POST or PUT)",
+                field=where,
+                fix="remove the entry, or send deletes and reads with another tool",
+            )
+        if not isinstance(request.get("url"), str) or not request["url"]:
+            raise ConfigError("has no request.url", field=where, fix="e.g. url: Patient")
+    return entries
+
+
+def choose_strategy(client: Any, bundle: dict[str, Any], mode: str, strategy: str) -> str:
+    """The idempotency strategy for fhir-adapter's own entries with this server (see the module
+    docstring); ``auto`` asks the server's CapabilityStatement."""
+    entries = check_bundle(bundle)
+    own_types = {e["resource"]["resourceType"] for e in entries if _own(e, e["resource"])}
+    if not own_types:
+        return AS_WRITTEN
+    if strategy != "auto":
+        return strategy
+    caps = {t: client.resource_capability(t) for t in sorted(own_types)}
+    if all(c.get("updateCreate") is True for c in caps.values()):
+        return "put"
+    if all(
+        c.get("conditionalCreate") is True and "identifier" in client.search_params(t)
+        for t, c in caps.items()
+    ):
+        return "conditional-create"
+    missing = sorted(t for t, c in caps.items() if c.get("updateCreate") is not True)
+    raise DeliveryError(
+        f"server supports neither conditional create nor update-as-create for {', '.join(missing)}; "
+        "re-posting could create duplicates",
+        server=client.base_url,
+        request="GET metadata",
+    )
+
+
+def plan(bundle: dict[str, Any], mode: str, strategy: str) -> Plan:
+    """The steps for ``bundle`` in ``mode`` with ``strategy`` (``put`` or
+    ``conditional-create`` for fhir-adapter's entries, or AS_WRITTEN); ConfigError when the
+    bundle cannot be sent that way."""
+    entries = check_bundle(bundle)
+    steps: list[Step] = []
+    warnings: list[str] = []
+    plain: list[str] = []
+    for i, e in enumerate(entries):
+        r = e["resource"]
+        request = e["request"]
+        rtype = r["resourceType"]
+        own = _own(e, r)
+        full_url: str = e["fullUrl"] if isinstance(e.get("fullUrl"), str) else ""
+        if own and strategy == "put":
+            step = Step(i, rtype, full_url, "PUT", f"{rtype}/{r['id']}", r, own=True)
+        else:
+            criteria = request.get("ifNoneExist") if request["method"] == "POST" else None
+            step = Step(
+                i,
+                rtype,
+                full_url,
+                request["method"],
+                request["url"],
+                r,
+                criteria if isinstance(criteria, str) and criteria else None,
+                own=own,
+            )
+            if not step.idempotent:
+                plain.append(f"{i} ({rtype})")
+        steps.append(step)
+    if plain:
+        warnings.append(
+            f"entries {', '.join(plain)} are plain POSTs (no ifNoneExist, not made by "
+            "fhir-adapter): they are sent as written, and posting this bundle again may "
+            "create them again"
+        )
+    if mode == "batch":
+        _for_batch(steps, strategy)
+    return Plan(mode, strategy, steps, warnings)
+
+
+def _for_batch(steps: list[Step], strategy: str) -> None:
+    """Batch entries cannot refer to each other by ``urn:uuid``: rewrite such references to
+    ``Type/id`` where the id is known (PUTs), refuse them where the server assigns it."""
+    known = {s.full_url: f"{s.resource_type}/{s.known_id}" for s in steps if s.known_id}
+    by_url = {s.full_url: s for s in steps if s.full_url}
+    for s in steps:
+        targets = [ref for ref in tree.references(s.body) if ref in by_url and ref not in known]
+        if targets:
+            target = by_url[targets[0]]
+            why = (
+                "--strategy conditional-create lets the server assign ids"
+                if strategy == "conditional-create"
+                else "the server assigns its id (POST)"
+            )
+            raise ConfigError(
+                f"entry {s.index} ({s.resource_type}) refers to entry {target.index} "
+                f"({target.resource_type}) by {targets[0]}, which a batch cannot resolve: {why}",
+                field="--mode batch",
+                fix="use --mode transaction or --mode each"
+                + (", or --strategy put" if strategy == "conditional-create" else ""),
+            )
+        s.body = tree.rewrite_refs(s.body, known)
