@@ -1,6 +1,7 @@
 """Command-line interface: a thin layer over the public Python API.
 
-Exit codes: 0 success, 1 invalid FHIR / failed delivery, 2 bad input or usage.
+Exit codes: 0 success, 1 invalid FHIR / failed delivery, 2 bad input or usage, 141 the reader
+of stdout went away (``| head``).
 Each sub-command lives in a module whose top level imports only the standard library;
 the heavy work is imported when the command runs, so ``--help`` answers at once.
 """
@@ -8,12 +9,16 @@ the heavy work is imported when the command runs, so ``--help`` answers at once.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from importlib import import_module
 
 from fhir_adapter import __version__
 from fhir_adapter.errors import EXIT_BAD_INPUT, FhirAdapterError
+
+#: Exit code when stdout's reader has gone (128 + SIGPIPE, as shells report it).
+EXIT_BROKEN_PIPE = 141
 
 #: sub-command name -> module exposing ``add_arguments(parser)`` and ``run(args) -> int``.
 COMMANDS = {
@@ -69,11 +74,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             use_mappings(args.mappings)
         code: int = module.run(args)
+        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
     except FhirAdapterError as err:
         print(f"fhir-adapter {args.command}: error: {err}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (``| head``): stop quietly, as SIGPIPE would, and keep Python
+        # from complaining when it flushes stdout at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     return code
 
 

@@ -114,10 +114,9 @@ def check_bundle(bundle: Any) -> list[dict[str, Any]]:
             field="Bundle.type",
             fix="convert with --type transaction (the default)",
         )
-    depth = tree.depth(bundle)
-    if depth > tree.MAX_DEPTH:
+    if tree.depth(bundle, stop=tree.MAX_DEPTH) > tree.MAX_DEPTH:
         raise ConfigError(
-            f"the bundle nests {depth} levels deep (more than {tree.MAX_DEPTH})",
+            f"the bundle nests more than {tree.MAX_DEPTH} levels deep",
             fix="check how it was made; FHIR resources need far fewer levels",
         )
     entries = bundle.get("entry") or []
@@ -125,14 +124,7 @@ def check_bundle(bundle: Any) -> list[dict[str, Any]]:
         raise ConfigError("the bundle has no entries", field="Bundle.entry")
     for i, e in enumerate(entries):
         where = f"Bundle.entry[{i}]"
-        r = e.get("resource") if isinstance(e, dict) else None
-        if not isinstance(r, dict) or not isinstance(r.get("resourceType"), str):
-            raise ConfigError(
-                "has no resource (or no resourceType)",
-                field=where,
-                fix="every entry needs the resource to create or update",
-            )
-        request = e.get("request")
+        request = e.get("request") if isinstance(e, dict) else None
         method = request.get("method") if isinstance(request, dict) else None
         if method not in ("POST", "PUT"):
             raise ConfigError(
@@ -140,6 +132,14 @@ def check_bundle(bundle: Any) -> list[dict[str, Any]]:
                 field=where,
                 fix="remove the entry, or send deletes and reads with another tool",
             )
+        r = e.get("resource")
+        if not isinstance(r, dict) or not isinstance(r.get("resourceType"), str):
+            raise ConfigError(
+                "has no resource (or no resourceType)",
+                field=where,
+                fix="every entry needs the resource to create or update",
+            )
+        assert isinstance(request, dict)  # checked with the method above
         if not isinstance(request.get("url"), str) or not request["url"]:
             raise ConfigError("has no request.url", field=where, fix="e.g. url: Patient")
     return entries

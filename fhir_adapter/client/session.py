@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import time
+from functools import lru_cache
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import urlsplit
@@ -39,6 +40,16 @@ def _objects(value: Any) -> list[dict[str, Any]]:
 
 def check_ca_bundle(path: str) -> None:
     """ConfigError unless ``path`` is a readable file of PEM CA certificates."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        raise ConfigError("CA bundle not found", file=path, fix="check the path") from None
+    _check_ca_file(path, stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=8)
+def _check_ca_file(path: str, _mtime: int, _size: int) -> None:
+    """Load the file once per version (loading a system bundle takes tens of milliseconds)."""
     import ssl
 
     try:

@@ -6,25 +6,24 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-#: The deepest JSON nesting the client accepts in a bundle (FHIR resources need far fewer).
-MAX_DEPTH = 100
+#: The deepest JSON nesting the client accepts in a bundle: orjson, which encodes request
+#: bodies, stops there (FHIR resources need a few dozen levels).
+MAX_DEPTH = 254
 
 
-def depth(node: Any) -> int:
-    """How deeply ``node`` nests (a scalar is 0, ``{}`` or ``[]`` is 1)."""
-    deepest = 0
-    todo: list[tuple[Any, int]] = [(node, 0)]
-    while todo:
-        value, level = todo.pop()
-        if isinstance(value, dict):
-            children: Any = value.values()
-        elif isinstance(value, list):
-            children = value
-        else:
-            continue
-        level += 1
-        deepest = max(deepest, level)
-        todo.extend((child, level) for child in children)
+def depth(node: Any, stop: int | None = None) -> int:
+    """How deeply ``node`` nests (a scalar is 0, ``{}`` or ``[]`` is 1); with ``stop``, the
+    count ends once it exceeds ``stop``."""
+    level, deepest = [node], 0
+    while level and (stop is None or deepest <= stop):
+        nxt: list[Any] = []
+        for v in level:
+            children = v.values() if type(v) is dict else v if type(v) is list else ()
+            nxt.extend([c for c in children if type(c) is dict or type(c) is list])
+        if not any(type(v) in (dict, list) for v in level):
+            break
+        deepest += 1
+        level = nxt
     return deepest
 
 

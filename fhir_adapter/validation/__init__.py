@@ -26,7 +26,13 @@ from typing import Any
 
 from fhir_adapter.errors import InputError
 from fhir_adapter.validation.engine import LAYERS, Walker
-from fhir_adapter.validation.jsontext import DuplicateKeyError, line_map, loads_strict
+from fhir_adapter.validation.jsontext import (
+    MAX_DEPTH,
+    DuplicateKeyError,
+    line_map,
+    loads_strict,
+    too_deep,
+)
 from fhir_adapter.validation.report import Issue, Report
 
 __all__ = ["LAYERS", "Issue", "Report", "Validator", "resource_label", "validate"]
@@ -118,6 +124,8 @@ class Validator:
             or "Resource"
         )
         root = root if isinstance(root, str) else "Resource"
+        if too_deep(resource):
+            return Report([_too_deep(root)], source)
         self._walker.resource(resource, root, issues)
         if self._profiles is None and _claims_profiles(resource):
             self._profiles = self._profile_layer()  # R4 core profiles, for meta.profile claims
@@ -138,6 +146,8 @@ class Validator:
                 [Issue("error", "json", "(input)", str(err), "keep one of the two", family="json")],
                 source,
             )
+        except RecursionError:
+            return Report([_too_deep("(input)")], source)
         except json.JSONDecodeError as err:
             return Report(
                 [
@@ -200,6 +210,17 @@ class Validator:
                 if line.strip():
                     yield n, self.validate_text(line, source=f"{path}:{n}"), size
                     size = 0
+
+
+def _too_deep(path: str) -> Issue:
+    return Issue(
+        "fatal",
+        "json",
+        path,
+        f"nested more than {MAX_DEPTH} levels deep; not validated",
+        "check how the file was made: FHIR resources need a few dozen levels at most",
+        family="json",
+    )
 
 
 def _claims_profiles(resource: Any) -> bool:

@@ -5,6 +5,31 @@ from __future__ import annotations
 import json
 from typing import Any
 
+#: The deepest JSON nesting validated; orjson (which also encodes what the client sends) stops
+#: at the same depth. Real resources need a few dozen levels.
+MAX_DEPTH = 254
+
+
+def too_deep(obj: Any) -> bool:
+    """Whether ``obj`` nests deeper than MAX_DEPTH (arrays and objects; measured without
+    recursion, so any depth is safe to ask about)."""
+    import orjson
+
+    try:
+        orjson.dumps(obj)  # in C, and refuses more than MAX_DEPTH levels
+        return False
+    except TypeError:
+        pass  # too deep, or a value orjson cannot encode: measure
+    level, depth = [obj], 0
+    while level and depth <= MAX_DEPTH:
+        nxt: list[Any] = []
+        for v in level:
+            children = v.values() if type(v) is dict else v if type(v) is list else ()
+            nxt.extend([c for c in children if type(c) is dict or type(c) is list])
+        depth += 1
+        level = nxt
+    return depth > MAX_DEPTH
+
 
 class DuplicateKeyError(ValueError):
     """A JSON object has the same key twice."""

@@ -6,6 +6,7 @@ import json
 import re
 import time
 from email.utils import formatdate
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -529,7 +530,7 @@ def test_environment_proxy_and_ca_bundle_are_read_once(
     from fhir_adapter.client import FhirClient
 
     ca = tmp_path / "ca.pem"
-    ca.write_text(open(certifi.where()).read())
+    ca.write_text(Path(certifi.where()).read_text())
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca))
     monkeypatch.delenv("NO_PROXY", raising=False)

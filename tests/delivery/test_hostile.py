@@ -203,16 +203,18 @@ def test_a_trickling_server_hits_the_per_response_deadline(part: str) -> None:
 def test_a_gzip_bomb_is_refused_without_decoding_it_all() -> None:
     doc = json.dumps({"resourceType": "CapabilityStatement", "x": "a" * 40_000_000}).encode()
     assert len(gzip.compress(doc)) < 200_000
-    with HostileServer([Answer(200, body=doc, gzip=True)]) as srv:
-        with FhirClient(srv.base, max_response_bytes=1_000_000) as c:
-            with pytest.raises(DeliveryError, match="larger than 1,000,000 bytes"):
-                c.capabilities()
+    with (
+        HostileServer([Answer(200, body=doc, gzip=True)]) as srv,
+        FhirClient(srv.base, max_response_bytes=1_000_000) as c,
+        pytest.raises(DeliveryError, match="larger than 1,000,000 bytes"),
+    ):
+        c.capabilities()
 
 
 def test_an_announced_huge_body_is_refused_before_reading() -> None:
     answer = Answer(200, headers={"Content-Length": str(10**12)}, body=b"{}")
     with HostileServer([answer]) as srv, FhirClient(srv.base, max_response_bytes=10**6) as c:
-        err, took = _in_thread(c.capabilities, 5)
+        err, _ = _in_thread(c.capabilities, 5)
         assert isinstance(err, DeliveryError) and "larger than" in str(err)
 
 
@@ -223,7 +225,7 @@ def test_credentials_never_go_to_a_plain_http_proxy(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("HTTP_PROXY", "http://proxy.example:3128")
     monkeypatch.delenv("NO_PROXY", raising=False)
     monkeypatch.delenv("no_proxy", raising=False)
-    with pytest.raises(ConfigError, match="plain-http proxy http://proxy.example:3128") as caught:
+    with pytest.raises(ConfigError, match=r"plain-http proxy http://proxy\.example:3128") as caught:
         FhirClient("http://127.0.0.1:9/fhir", auth=BearerToken(SECRET))
     assert SECRET not in str(caught.value)
     FhirClient("http://127.0.0.1:9/fhir").close()  # no credentials: the proxy may see it
@@ -260,10 +262,12 @@ def test_basic_auth_with_non_latin1_credentials_is_sent_as_utf8() -> None:
 
 
 def test_errors_carry_no_exception_context_holding_the_request() -> None:
-    with HostileServer([Answer(reset=True)]) as srv:
-        with FhirClient(srv.base, auth=BearerToken(SECRET), retries=0) as c:
-            with pytest.raises(DeliveryError) as caught:
-                c.request("POST", "Patient", body={"resourceType": "Patient"})
+    with (
+        HostileServer([Answer(reset=True)]) as srv,
+        FhirClient(srv.base, auth=BearerToken(SECRET), retries=0) as c,
+        pytest.raises(DeliveryError) as caught,
+    ):
+        c.request("POST", "Patient", body={"resourceType": "Patient"})
     assert caught.value.__context__ is None and caught.value.__cause__ is None
 
 
@@ -289,7 +293,7 @@ def test_tls_hostname_mismatch_says_so(tls_cert: tuple[str, str]) -> None:
             c.capabilities()
         with (
             FhirClient(srv.base, retries=0) as c,
-            pytest.raises(DeliveryError, match="TLS verification failed: self.signed certificate"),
+            pytest.raises(DeliveryError, match=r"TLS verification failed: self.signed certificate"),
         ):
             c.capabilities()
 
@@ -305,9 +309,12 @@ def test_an_unusable_ca_bundle_is_a_config_error(tmp_path: Any) -> None:
 
 
 def test_a_503_on_metadata_says_503() -> None:
-    with HostileServer([Answer(503)]) as srv, FhirClient(srv.base, retries=1, backoff=0) as c:
-        with pytest.raises(DeliveryError, match="answered 503 Service Unavailable instead"):
-            c.capabilities()
+    with (
+        HostileServer([Answer(503)]) as srv,
+        FhirClient(srv.base, retries=1, backoff=0) as c,
+        pytest.raises(DeliveryError, match="answered 503 Service Unavailable instead"),
+    ):
+        c.capabilities()
 
 
 def test_smart_against_a_server_that_is_down_says_connection_refused() -> None:
@@ -323,9 +330,12 @@ def test_smart_against_a_server_that_is_down_says_connection_refused() -> None:
 
 
 def test_a_read_timeout_of_a_plain_post_says_the_server_may_have_acted() -> None:
-    with HostileServer([Answer(201, delay=2)]) as srv:
-        with FhirClient(srv.base, timeout=(1, 0.5)) as c, pytest.raises(DeliveryError) as caught:
-            c.request("POST", "Patient", body={"resourceType": "Patient"})
+    with (
+        HostileServer([Answer(201, delay=2)]) as srv,
+        FhirClient(srv.base, timeout=(1, 0.5)) as c,
+        pytest.raises(DeliveryError) as caught,
+    ):
+        c.request("POST", "Patient", body={"resourceType": "Patient"})
     text = str(caught.value)
     assert "may have acted" in text and "gave up after" not in text
     assert len(srv.requests) == 1
@@ -339,7 +349,9 @@ def test_a_dropped_plain_post_says_the_server_may_have_acted() -> None:
 
 
 def test_retried_reads_say_how_many_attempts() -> None:
-    with HostileServer([Answer(200, body=b"{}", delay=1)]) as srv:
-        with FhirClient(srv.base, timeout=(1, 0.3), retries=2, backoff=0) as c:
-            with pytest.raises(DeliveryError, match="gave up after 3 attempts"):
-                c.capabilities()
+    with (
+        HostileServer([Answer(200, body=b"{}", delay=1)]) as srv,
+        FhirClient(srv.base, timeout=(1, 0.3), retries=2, backoff=0) as c,
+        pytest.raises(DeliveryError, match="gave up after 3 attempts"),
+    ):
+        c.capabilities()
