@@ -74,6 +74,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="seconds a whole answer may take to arrive (default 120)",
     )
     parser.add_argument(
+        "--retries", type=int, default=5, metavar="N", help="retries of one request (default 5)"
+    )
+    parser.add_argument(
         "--retry-budget",
         type=float,
         default=120.0,
@@ -170,6 +173,7 @@ def run(args: argparse.Namespace) -> int:
         auth=auth,
         verify=args.ca_bundle or True,
         timeout=(5.0, args.timeout),
+        retries=args.retries,
         retry_budget=args.retry_budget,
         prefer=args.prefer,
     )
