@@ -87,9 +87,9 @@ def main() -> None:
     args = ap.parse_args()
 
     from fhir_adapter import jsonio
-    from fhir_adapter.bundle import references
-    from fhir_adapter.client import FhirClient, post
+    from fhir_adapter.client import FhirClient, post, tree
     from fhir_adapter.client import delivery as d
+    from fhir_adapter.client.plan import plan
     from fhir_adapter.testing import local_fhir_server
     from fhir_adapter.validation import Validator
 
@@ -159,49 +159,44 @@ def main() -> None:
             # The client's own work, re-measured on the last round's data in the same run.
             fresh = iter([make_bundle(args.resources, seed=5000 + 10 * m + k) for k in range(5)])
             t_val = fastest(lambda f=fresh: validator.validate_resource(next(f)))
-            wire = "transaction" if mode == "each" else mode
 
             def serialise(
                 b: Any = bundle,
-                wire: str = wire,
                 mode: str = mode,
                 how: str = result.strategy,
                 ids: dict[str, str] = result.ids,
             ) -> None:
-                prepared = d.prepare(b, wire, how)
-                if mode == "each":  # as _send_each: rewrite references, check, encode
-                    for e in prepared["entry"]:
-                        body = d._rewrite_refs(e["resource"], ids)
-                        [r for r in references(body) if r.startswith("urn:uuid:")]
+                steps = plan(b, mode, how)
+                if mode == "each":  # as send_each: rewrite references, check, encode
+                    for s in steps.steps:
+                        body = tree.rewrite_refs(s.body, ids)
+                        [r for r in tree.references(body) if r.startswith("urn:uuid:")]
                         jsonio.dumps(body)
                 else:
-                    jsonio.dumps(prepared)
+                    jsonio.dumps(steps.bundle())
 
             t_ser = fastest(serialise)
             answers = [(r.status_code, r.content) for r in captured if r.content]
 
             def parse(
                 b: Any = bundle,
-                wire: str = wire,
                 mode: str = mode,
                 how: str = result.strategy,
                 answers: list[tuple[int, bytes]] = answers,
             ) -> None:
                 # JSON decoding plus building the PostResult, as the client does
-                prepared = d.prepare(b, wire, how)
+                steps = plan(b, mode, how)
                 if mode == "each":
-                    for i, (e, (status, content)) in enumerate(
-                        zip(prepared["entry"], answers[-len(prepared["entry"]) :], strict=True)
+                    for s, (status, content) in zip(
+                        steps.steps, answers[-len(steps.steps) :], strict=True
                     ):
-                        d._entry_result(i, e, {"status": str(status)}, jsonio.loads(content))
+                        d._entry_result(s, {"status": str(status)}, jsonio.loads(content), "")
                 else:
                     status, content = answers[-1]
-                    d.read_bundle_response(
-                        "", "", status, jsonio.loads(content), prepared, mode, how
-                    )
+                    d.read_bundle_response("", "", status, jsonio.loads(content), steps)
 
             t_parse = fastest(parse) - fastest(
-                lambda b=bundle, wire=wire, how=result.strategy: d.prepare(b, wire, how)
+                lambda b=bundle, mode=mode, how=result.strategy: plan(b, mode, how)
             )
             client_s = t_val + t_ser + t_parse
             cpu = statistics.median(cpus)
