@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from fhir_adapter.cli import main
+from fhir_adapter.paths import FIXTURES_DIR
 from fhir_adapter.report import render_html, write_html
 from fhir_adapter.report.graph import SPACING, layout
 from fhir_adapter.report.model import build_cards, system_name
@@ -199,3 +200,16 @@ def test_report_against_an_ig(tmp_path: Path, seed_bundle: dict[str, Any]) -> No
     card0 = page[page.index('id="c0"') : page.index('id="c1"')]
     assert 'data-rule="profile-cardinality"' in card0  # on the Patient's card
     assert "against R4, us-core" in render_html(seed_bundle, igs=["us-core"])
+
+
+@pytest.mark.parametrize(
+    "case", sorted(FIXTURES_DIR.glob("*.case.yaml")), ids=lambda p: p.name.split(".")[0]
+)
+def test_every_fixture_reports_completely(case: Path) -> None:
+    from fhir_adapter.convert import convert
+
+    bundle = convert(case)
+    html = render_html(bundle)
+    n = len(bundle["entry"])
+    assert html.count('<article class="card') == n == html.count('<g class="node"')
+    assert html.count('<path class="edge"') == resolvable_references(bundle)
