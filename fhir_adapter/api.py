@@ -16,17 +16,26 @@ from fhir_adapter.errors import InputError
 #: What ``post`` accepts, for error messages.
 ACCEPTS = (
     "post takes case files (.yaml, .yml or .json with format: fhir-adapter-case/1) and "
-    "transaction or batch Bundle JSON files"
+    "transaction, batch or document Bundle JSON files"
 )
 
 
-def load_input(source: Any = None) -> dict[str, Any]:
+def load_input(source: Any = None, *, profile: str | None = None) -> dict[str, Any]:
     """A Bundle from a dict (as is), a Case, a case file, a Bundle JSON file, or None (the
-    seed case). Anything else is an InputError saying what the file is and what is accepted."""
-    from fhir_adapter.case import Case
-    from fhir_adapter.convert import convert
+    seed case); case files are converted in profile mode ``profile`` when given (see
+    :func:`fhir_adapter.convert`). Anything else is an InputError saying what the file is and
+    what is accepted."""
+    from functools import partial
 
+    from fhir_adapter.case import Case
+    from fhir_adapter.convert import convert as convert_plain
+
+    convert = partial(convert_plain, profile=profile)
     if isinstance(source, dict):
+        if profile is not None:
+            raise InputError(
+                "a profile mode applies to case files, not to a Bundle", fix="drop the profile"
+            )
         return source
     if source is None or isinstance(source, Case):
         return convert(source)
@@ -59,6 +68,12 @@ def load_input(source: Any = None) -> dict[str, Any]:
             raise InputError(f"not JSON: {err}", file=str(path), fix=ACCEPTS) from None
         return convert(path)  # YAML under another name: the case loader says what is wrong
     if isinstance(data, dict) and data.get("resourceType") == "Bundle":
+        if profile is not None:
+            raise InputError(
+                "is a Bundle: a profile mode applies to case files",
+                file=str(path),
+                fix="drop --profile (the Bundle is sent as written)",
+            )
         return data
     if isinstance(data, dict) and isinstance(data.get("resourceType"), str):
         raise InputError(
@@ -88,19 +103,22 @@ def post(
     verify_readback: bool = False,
     workers: int = 1,
     progress: Callable[[int, int], None] | None = None,
+    profile: str | None = None,
 ) -> Any:
     """Send a case (converted first) or a bundle to a FHIR server; returns a PostResult.
 
     ``bundle_or_case`` is a Bundle dict, a :class:`~fhir_adapter.case.Case`, a path to a case
-    file or a Bundle JSON file, or None for the built-in seed case. Everything else is as
-    :func:`fhir_adapter.client.api.post` (validation first, modes, strategies, read-back).
+    file or a Bundle JSON file, or None for the built-in seed case; ``profile`` converts a case
+    in that profile mode (``"ips"`` gives a document, stored as one Bundle resource). Everything
+    else is as :func:`fhir_adapter.client.api.post` (validation first, modes, strategies,
+    read-back).
     """
     from fhir_adapter.client.api import check_options
     from fhir_adapter.client.api import post as post_bundle
 
     check_options(mode, strategy, workers)
     return post_bundle(
-        load_input(bundle_or_case),
+        load_input(bundle_or_case, profile=profile),
         server,
         mode,
         client=client,

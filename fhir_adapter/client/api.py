@@ -70,7 +70,8 @@ def post(
     workers: int = 1,
     progress: Callable[[int, int], None] | None = None,
 ) -> PostResult:
-    """Send a transaction or batch Bundle to a FHIR server; returns every entry's outcome.
+    """Send a transaction, batch or document Bundle to a FHIR server; returns every entry's
+    outcome (a document is stored as one Bundle resource, see :mod:`fhir_adapter.client.plan`).
 
     The bundle is validated offline first and refused (:class:`InvalidBundle`) if invalid,
     unless ``validate=False``; a bundle that cannot be posted as asked is refused
@@ -98,7 +99,8 @@ def post(
     own = client is None
     client = client or FhirClient(resolve_server(server), auth=auth)
     try:
-        if mode in ("transaction", "batch") and not client.supports(mode):
+        document = bundle.get("type") == "document"  # one Bundle resource, whatever the mode
+        if mode in ("transaction", "batch") and not document and not client.supports(mode):
             alt = "batch" if mode == "transaction" and client.supports("batch") else "each"
             raise DeliveryError(
                 f"the server does not support {mode} (CapabilityStatement); try --mode {alt}",
@@ -106,7 +108,7 @@ def post(
                 request="GET metadata",
             )
         steps = plan(bundle, mode, choose_strategy(client, bundle, mode, strategy))
-        if mode == "each":
+        if steps.mode == "each":
             result = send_each(client, steps, workers, progress)
         else:
             result = send_bundle(client, steps)

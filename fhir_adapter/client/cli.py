@@ -27,6 +27,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--mode", choices=("transaction", "batch", "each"), default="transaction")
     parser.add_argument(
+        "--profile",
+        metavar="MODE",
+        help="convert case files in this profile mode first (ips: an IPS document, stored as one "
+        "Bundle resource; us-core, us-core@3.1.1, us-core@7.0.0)",
+    )
+    parser.add_argument(
         "--workers",
         type=int,
         default=1,
@@ -138,7 +144,10 @@ def run(args: argparse.Namespace) -> int:
     auth = _auth(args, server)
     # Every input is read, checked and validated before anything is sent: a bad third file
     # must not leave the first two posted.
-    inputs = [(src or "seed case", load_input(src)) for src in (args.source or [None])]
+    inputs = [
+        (src or "seed case", load_input(src, profile=args.profile))
+        for src in (args.source or [None])
+    ]
     for label, bundle in inputs:
         try:
             check_bundle(bundle)
@@ -149,8 +158,13 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_validate:
         from fhir_adapter.validation import validate
 
+        igs = []
+        if args.profile:
+            from fhir_adapter.profiled import parse_mode
+
+            igs.append(parse_mode(args.profile).ig)  # and against the profiles it claims
         for label, bundle in inputs:
-            report = reports[label] = validate(bundle)
+            report = reports[label] = validate(bundle, igs=igs)
             report.source = label
             if not report.ok and not args.dry_run:
                 raise InvalidBundle(report)
@@ -189,6 +203,8 @@ def run(args: argparse.Namespace) -> int:
                 raise
             if several:
                 print(f"== {label}")
+            for note in result.notes:
+                print(f"fhir-adapter post: {note}", file=sys.stderr)
             print(result.to_table())
             for warning in result.warnings:
                 print(f"fhir-adapter post: warning: {warning}", file=sys.stderr)
@@ -240,11 +256,13 @@ def _dry_run(args: argparse.Namespace, server: str, auth: Any, steps: Any, repor
         )
     auth_text = auth.describe() if auth is not None else "none"
     caveat = " unless the server's capabilities say otherwise" if args.strategy == "auto" else ""
-    print(f"would send to {server} (mode {args.mode}, strategy {steps.strategy}{caveat})")
+    print(f"would send to {server} (mode {steps.mode}, strategy {steps.strategy}{caveat})")
     print(f"auth: {auth_text}")
+    for note in steps.notes:
+        print(f"note: {note}")
     for warning in steps.warnings:
         print(f"warning: {warning}")
-    if args.mode == "each":
+    if steps.mode == "each":
         for s in steps.steps:
             cond = f"  If-None-Exist: {s.if_none_exist}" if s.if_none_exist else ""
             print(f"  {s.method} {s.url}{cond}")

@@ -168,7 +168,11 @@ def send_each(
     steps = plan.steps
     index = {s.full_url: s.index for s in steps if s.full_url}
     needs = [
-        {index[ref] for ref in tree.references(s.body) if index.get(ref, s.index) != s.index}
+        {
+            index[ref]
+            for ref in tree.outside_references(s.body)
+            if index.get(ref, s.index) != s.index
+        }
         for s in steps
     ]
     results: list[EntryResult | None] = [None] * len(steps)
@@ -206,7 +210,7 @@ def send_each(
         return er
 
     pool = ThreadPoolExecutor(max_workers=workers) if workers > 1 else None
-    result = PostResult(client.base_url, "each", strategy=plan.strategy)
+    result = PostResult(client.base_url, "each", strategy=plan.strategy, notes=list(plan.notes))
     result.warnings = list(plan.warnings)
     try:
         waiting = list(range(len(steps)))
@@ -280,7 +284,7 @@ def _round(
 
 def _send_one(client: FhirClient, step: Step, mapping: dict[str, str]) -> EntryResult:
     body = tree.rewrite_refs(step.body, mapping)
-    unresolved = [ref for ref in tree.references(body) if ref.startswith("urn:uuid:")]
+    unresolved = [ref for ref in tree.outside_references(body) if ref.startswith("urn:uuid:")]
     if unresolved:
         er = EntryResult(step.index, step.resource_type, step.full_url, not_sent=True)
         er.outcome = _issue(f"references not yet created: {', '.join(unresolved)}")

@@ -10,6 +10,12 @@ id, ``fullUrl`` = ``urn:uuid:<id>``):
 - ``conditional-create``: ``POST`` with ``ifNoneExist`` (``If-None-Exist`` in ``each`` mode).
   No match -> created (201); one match -> existing (200); several -> 412.
 
+A ``document`` Bundle (e.g. an IPS from ``convert --profile ips``) is not processed entry by
+entry: it is stored as one Bundle resource, whatever the mode, so that the document stays
+whole and signed content stays intact (FHIR documents, 3.3.1). ``put``: ``PUT Bundle/<id>``;
+``conditional-create``: ``POST Bundle`` with ``ifNoneExist`` on ``Bundle.identifier``. Its
+entries are not created as separate resources.
+
 Entries of other origins are sent as written, never rewritten: a ``PUT`` stays a ``PUT``, a
 ``POST`` stays a ``POST`` (with its ``ifNoneExist`` if it has one; without one a re-post may
 duplicate, and the plan says so in ``warnings``). ``DELETE``, ``PATCH`` and reads are refused
@@ -67,6 +73,7 @@ class Plan:
     strategy: str
     steps: list[Step]
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     def bundle(self) -> dict[str, Any]:
         """The transaction or batch Bundle to send."""
@@ -108,9 +115,13 @@ def check_bundle(bundle: Any) -> list[dict[str, Any]]:
             f"post sends a Bundle, not {got!r}",
             fix="give a transaction or batch Bundle, or a case file",
         )
+    if bundle.get("type") == "document":
+        _document_identity(bundle)
+        return []
     if bundle.get("type") not in ("transaction", "batch"):
         raise ConfigError(
-            f"post sends transaction or batch Bundles, not a {bundle.get('type')!r} Bundle",
+            f"post sends transaction, batch or document Bundles, not a {bundle.get('type')!r} "
+            "Bundle",
             field="Bundle.type",
             fix="convert with --type transaction (the default)",
         )
@@ -145,10 +156,70 @@ def check_bundle(bundle: Any) -> list[dict[str, Any]]:
     return entries
 
 
+#: What a post of a document says it does (the CLI prints it; plans carry it as a note).
+DOCUMENT_NOTE = (
+    "a document Bundle is stored as one Bundle resource, not processed as a transaction: "
+    "its entries are not created as separate resources"
+)
+
+
+def _document_identity(bundle: dict[str, Any]) -> tuple[str | None, str | None]:
+    """A document's id and ``identifier`` search criteria (either may be None, not both)."""
+    rid = bundle.get("id") if isinstance(bundle.get("id"), str) else None
+    ident = bundle.get("identifier")
+    criteria = None
+    if isinstance(ident, dict) and isinstance(ident.get("value"), str):
+        system = ident.get("system")
+        criteria = f"identifier={system}|{ident['value']}" if system else None
+    if rid is None and criteria is None:
+        raise ConfigError(
+            "a document Bundle needs an id or an identifier (system and value) so that "
+            "posting it again does not store a second copy",
+            field="Bundle.id",
+            fix="convert it with fhir-adapter (--profile ips) or add Bundle.identifier",
+        )
+    return rid, criteria
+
+
+def _document_strategy(client: Any, bundle: dict[str, Any], strategy: str) -> str:
+    rid, criteria = _document_identity(bundle)
+    if strategy == "put" and rid is None:
+        raise ConfigError(
+            "--strategy put needs the document's Bundle.id",
+            field="Bundle.id",
+            fix="drop --strategy",
+        )
+    if strategy == "conditional-create" and criteria is None:
+        raise ConfigError(
+            "--strategy conditional-create needs Bundle.identifier (system and value)",
+            field="Bundle.identifier",
+            fix="drop --strategy",
+        )
+    if strategy != "auto":
+        return strategy
+    cap = client.resource_capability("Bundle")
+    if rid is not None and cap.get("updateCreate") is True:
+        return "put"
+    if (
+        criteria is not None
+        and cap.get("conditionalCreate") is True
+        and "identifier" in client.search_params("Bundle")
+    ):
+        return "conditional-create"
+    raise DeliveryError(
+        "server supports neither update-as-create nor conditional create for Bundle; "
+        "re-posting the document could store a second copy",
+        server=client.base_url,
+        request="GET metadata",
+    )
+
+
 def choose_strategy(client: Any, bundle: dict[str, Any], mode: str, strategy: str) -> str:
     """The idempotency strategy for fhir-adapter's own entries with this server (see the module
     docstring); ``auto`` asks the server's CapabilityStatement."""
     entries = check_bundle(bundle)
+    if bundle.get("type") == "document":
+        return _document_strategy(client, bundle, strategy)
     own_types = {e["resource"]["resourceType"] for e in entries if _own(e, e["resource"])}
     if not own_types:
         return AS_WRITTEN
@@ -176,6 +247,13 @@ def plan(bundle: dict[str, Any], mode: str, strategy: str) -> Plan:
     ``conditional-create`` for fhir-adapter's entries, or AS_WRITTEN); ConfigError when the
     bundle cannot be sent that way."""
     entries = check_bundle(bundle)
+    if bundle.get("type") == "document":
+        rid, criteria = _document_identity(bundle)
+        if strategy == "put" and rid is not None:
+            step = Step(0, "Bundle", "", "PUT", f"Bundle/{rid}", bundle, own=True)
+        else:
+            step = Step(0, "Bundle", "", "POST", "Bundle", bundle, criteria, own=True)
+        return Plan("each", strategy, [step], notes=[DOCUMENT_NOTE])
     steps: list[Step] = []
     warnings: list[str] = []
     plain: list[str] = []

@@ -69,6 +69,8 @@ class PostResult:
     strategy: str = "conditional-create"
     #: What the caller should know although nothing failed (e.g. entries a re-post duplicates).
     warnings: list[str] = field(default_factory=list)
+    #: How the bundle was sent when that is not entry by entry (e.g. a document, as one Bundle).
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:

@@ -42,6 +42,18 @@ def references(node: Any) -> Iterator[str]:
             todo.extend(value)
 
 
+def outside_references(resource: Any) -> Iterator[str]:
+    """The references of a resource that point outside it: in a Bundle (a document sent as one
+    resource) references to its own entries' fullUrls resolve inside it and are left out."""
+    inside: set[str] = set()
+    if isinstance(resource, dict) and resource.get("resourceType") == "Bundle":
+        entries = resource.get("entry")
+        for e in entries if isinstance(entries, list) else []:
+            if isinstance(e, dict) and isinstance(e.get("fullUrl"), str):
+                inside.add(e["fullUrl"])
+    return (ref for ref in references(resource) if ref not in inside)
+
+
 def _map(node: Any, leaf: Callable[[str, Any], Any]) -> Any:
     """A copy of ``node`` in which each object member ``(key, value)`` with a non-container
     value becomes ``leaf(key, value)``."""
