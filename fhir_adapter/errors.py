@@ -8,6 +8,8 @@ from typing import Any
 EXIT_OK = 0
 EXIT_INVALID = 1
 EXIT_BAD_INPUT = 2
+#: ``post``: the server could not be reached (after every retry); nothing was sent
+EXIT_UNREACHABLE = 3
 
 
 class FhirAdapterError(Exception):

@@ -101,6 +101,17 @@ class Progress:
                 bar.set_postfix_str(", ".join(shown), refresh=False)
         bar.update(n)
 
+    @property
+    def total(self) -> float | None:
+        """The amount of work the bar is drawn against (``None`` off a terminal or unknown)."""
+        return self._bar.total if self._bar is not None else None
+
+    def reset(self, total: float | None) -> None:
+        """Start over at 0 of ``total`` (the next file, the next bundle)."""
+        if self._bar is not None:
+            self._bar.reset(total=total)
+            self._start = time.monotonic()
+
     def note(self, message: str) -> None:
         """Print one line now (above the bar when there is one)."""
         if self._bar is not None:

@@ -22,12 +22,18 @@ _LAZY = {
     "ConfigError": "fhir_adapter.client.errors",
     "DeliveryError": "fhir_adapter.client.errors",
     "InvalidBundle": "fhir_adapter.client.errors",
+    "ServerUnreachable": "fhir_adapter.client.errors",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
     from fhir_adapter.client.api import post, resolve_server
     from fhir_adapter.client.auth import Auth, BasicAuth, BearerToken, SmartBackendAuth
-    from fhir_adapter.client.errors import ConfigError, DeliveryError, InvalidBundle
+    from fhir_adapter.client.errors import (
+        ConfigError,
+        DeliveryError,
+        InvalidBundle,
+        ServerUnreachable,
+    )
     from fhir_adapter.client.result import EntryResult, PostResult
     from fhir_adapter.client.session import DEFAULT_SERVER, FhirClient
 
@@ -42,6 +48,7 @@ __all__ = [
     "FhirClient",
     "InvalidBundle",
     "PostResult",
+    "ServerUnreachable",
     "SmartBackendAuth",
     "post",
     "resolve_server",

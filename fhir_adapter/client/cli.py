@@ -1,7 +1,8 @@
 """Post a case or bundle to a FHIR server (default: the public HAPI R4 test server).
 
 The bundle is validated offline first; an invalid bundle is not sent (exit 1). Exit codes: 0 all
-entries succeeded, 1 invalid bundle or a failed entry/request, 2 bad input or settings.
+entries succeeded, 1 invalid bundle or a failed entry/request, 2 bad input or settings, 3 the
+server could not be reached (after every retry; each retry is shown as it happens).
 Credentials: --token-env VAR, --token-file FILE, --basic-user USER with $FHIR_PASSWORD, or SMART
 Backend Services (--smart-client-id, --smart-key FILE). Secrets are never printed.
 """
@@ -91,14 +92,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _progress_printer() -> Any:
-    """A ``progress(done, total)`` that redraws one stderr line (for terminals)."""
+def _progress_printer(bar: Any) -> Any:
+    """A ``progress(done, total)`` that moves ``bar`` (a fhir_adapter.progress.Progress)."""
+    shown = [0]
 
     def show(done: int, total: int) -> None:
-        end = "\n" if done == total else ""
-        print(f"\r  {done}/{total} entries answered", end=end, file=sys.stderr, flush=True)
+        if bar.total != total:
+            bar.reset(total)
+            shown[0] = 0
+        bar.advance(done - shown[0], {"entries": done})
+        shown[0] = done
 
     return show
+
+
+def _announce_server(args: argparse.Namespace, server: str) -> None:
+    """Say so on stderr when the public default server is about to be used."""
+    from fhir_adapter.client import DEFAULT_SERVER
+    from fhir_adapter.client.api import _config
+
+    chosen = args.server or os.environ.get("FHIR_SERVER") or _config().get("server")
+    if not chosen and server == DEFAULT_SERVER:
+        print(
+            f"fhir-adapter post: no --server, $FHIR_SERVER or server: in fhir-adapter.yaml; "
+            f"using the public HAPI R4 test server {server} (what is sent there is public)",
+            file=sys.stderr,
+        )
 
 
 def _auth(args: argparse.Namespace, server: str) -> Any:
@@ -141,6 +160,7 @@ def run(args: argparse.Namespace) -> int:
     check_options(args.mode, args.strategy, args.workers)
     server = resolve_server(args.server)
     check_server_url(server)  # before anything prints the URL
+    _announce_server(args, server)
     auth = _auth(args, server)
     # Every input is read, checked and validated before anything is sent: a bad third file
     # must not leave the first two posted.
@@ -182,6 +202,9 @@ def run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
         return 1 if invalid else 0
+    from fhir_adapter.progress import Progress
+
+    bar = Progress(None, desc="post", unit="entries")
     client = FhirClient(
         server,
         auth=auth,
@@ -190,12 +213,13 @@ def run(args: argparse.Namespace) -> int:
         retries=args.retries,
         retry_budget=args.retry_budget,
         prefer=args.prefer,
+        on_retry=bar.note,  # every retry and wait, as it happens
     )
     failed = []
-    with client:
+    with client, bar:
         for label, bundle in inputs:
             try:
-                result = _post_one(args, client, bundle, post)
+                result = _post_one(args, client, bundle, post, bar)
             except DeliveryError as err:
                 if err.partial is not None and err.partial.entries:
                     print(f"== {label} (stopped early)" if several else "(stopped early)")
@@ -215,7 +239,7 @@ def run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _post_one(args: argparse.Namespace, client: Any, bundle: Any, post: Any) -> Any:
+def _post_one(args: argparse.Namespace, client: Any, bundle: Any, post: Any, bar: Any) -> Any:
     """``post`` one already-validated bundle with the CLI's options."""
     return post(
         bundle,
@@ -225,7 +249,7 @@ def _post_one(args: argparse.Namespace, client: Any, bundle: Any, post: Any) -> 
         validate=False,  # done by run(), for every input
         verify_readback=args.verify,
         workers=args.workers,
-        progress=_progress_printer() if args.mode == "each" and sys.stderr.isatty() else None,
+        progress=_progress_printer(bar) if bar.enabled else None,
     )
 
 

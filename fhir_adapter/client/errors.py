@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fhir_adapter.errors import EXIT_INVALID, FhirAdapterError, InputError
+from fhir_adapter.errors import EXIT_INVALID, EXIT_UNREACHABLE, FhirAdapterError, InputError
 
 
 class DeliveryError(FhirAdapterError):
@@ -23,6 +23,13 @@ class DeliveryError(FhirAdapterError):
         self.partial: Any = None
         where = f"{request} -> HTTP {status}" if status else request
         super().__init__(f"{server}: {where}: {message}")
+
+
+class ServerUnreachable(DeliveryError):
+    """The server could not be reached at all, after every retry (name not found, connection
+    refused or timed out, proxy unusable): the request was not delivered. Exit code 3."""
+
+    exit_code = EXIT_UNREACHABLE
 
 
 class ConfigError(InputError):

@@ -7,13 +7,15 @@ or HTTP-date form) is urllib3's own behaviour, with three changes:
 - a Retry-After that would end after the deadline stops the retries at once: the refused
   answer is returned (the client turns it into an error) instead of retrying immediately;
 - a malformed Retry-After (``1.5``, ``-5``, ``soon``) is ignored: the usual backoff applies;
-- every retry is logged in a list shared by the copies, so errors can say what was retried.
+- every retry is logged in a list shared by the copies, so errors can say what was retried,
+  and told as it happens to ``notify`` ("server busy (HTTP 503), retrying in 4 s (2/5)").
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from urllib3.exceptions import InvalidHeader, MaxRetryError
@@ -70,17 +72,23 @@ class BudgetRetry(Retry):
         deadline: float | None = None,
         pacer: Pacer | None = None,
         log: list[str] | None = None,
+        notify: Callable[[str], None] | None = None,
+        limit: int | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.deadline = deadline
         self.pacer = pacer
         self.log = log if log is not None else []
+        self.notify = notify
+        self.limit = limit
 
     def new(self, **kw: Any) -> BudgetRetry:
         kw.setdefault("deadline", self.deadline)
         kw.setdefault("pacer", self.pacer)
         kw.setdefault("log", self.log)
+        kw.setdefault("notify", self.notify)
+        kw.setdefault("limit", self.limit)
         return super().new(**kw)
 
     def parse_retry_after(self, retry_after: str) -> float:
@@ -115,7 +123,33 @@ class BudgetRetry(Retry):
                 raise MaxRetryError(kwargs.get("_pool"), kwargs.get("url") or "", None)  # type: ignore[arg-type]
         new: BudgetRetry = super().increment(*args, **kwargs)
         self.log.append(f"HTTP {response.status}" if response is not None else type(error).__name__)
+        if self.notify is not None:
+            wait = self.get_retry_after(response) if response is not None else None
+            self.notify(
+                retry_message(
+                    response.status if response is not None else None,
+                    error,
+                    new.get_backoff_time() if wait is None else wait,
+                    len(self.log),
+                    self.limit,
+                )
+            )
         return new
+
+
+def retry_message(
+    status: int | None, error: BaseException | None, wait: float, attempt: int, limit: int | None
+) -> str:
+    """``server busy (HTTP 503), retrying in 4 s (2/5)``: a retry in words, as it happens."""
+    if status is not None:
+        cause = f"server busy (HTTP {status})" if status in (429, 503) else f"HTTP {status}"
+    else:
+        from fhir_adapter.client.transport import describe_failure
+
+        cause = describe_failure(error)[0] if error is not None else "request failed"
+    of = f"/{limit}" if limit else ""
+    when = "now" if wait < 0.05 else f"in {wait:.1f} s" if wait < 10 else f"in {wait:.0f} s"
+    return f"{cause}, retrying {when} ({attempt}{of})"
 
 
 def make_retry(
@@ -126,6 +160,7 @@ def make_retry(
     idempotent: bool,
     pacer: Pacer | None = None,
     log: list[str] | None = None,
+    notify: Callable[[str], None] | None = None,
 ) -> BudgetRetry:
     """The retry policy for one request.
 
@@ -153,4 +188,6 @@ def make_retry(
         deadline=time.monotonic() + budget_s,
         pacer=pacer,
         log=log,
+        notify=notify,
+        limit=attempts,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from functools import lru_cache
 from http import HTTPStatus
 from typing import Any
@@ -16,7 +17,7 @@ from requests.utils import get_environ_proxies
 from fhir_adapter import __version__, jsonio
 from fhir_adapter.client import transport
 from fhir_adapter.client.auth import Auth
-from fhir_adapter.client.errors import ConfigError, DeliveryError
+from fhir_adapter.client.errors import ConfigError, DeliveryError, ServerUnreachable
 from fhir_adapter.client.retry import BudgetRetry, Pacer, PauseTooLong, make_retry
 from fhir_adapter.client.urls import (
     check_server_url,
@@ -99,6 +100,7 @@ class FhirClient:
         verify: bool | str = True,
         prefer: str = "representation",
         max_response_bytes: int = transport.MAX_BODY,
+        on_retry: Callable[[str], None] | None = None,
     ) -> None:
         parts = check_server_url(base_url)
         if auth is not None and parts.scheme == "http" and not is_loopback(parts.hostname):
@@ -115,6 +117,8 @@ class FhirClient:
         self.backoff = backoff
         self.prefer = prefer
         self.max_response_bytes = max_response_bytes
+        #: told of every retry as it happens, e.g. "connection refused, retrying in 2 s (2/5)"
+        self.on_retry = on_retry
         # The environment (HTTPS_PROXY/NO_PROXY, REQUESTS_CA_BUNDLE) is read once, here: with
         # trust_env requests rescans os.environ on every request (~0.4 ms each, a third of the
         # client's time in ``each`` mode), and would also pick up .netrc credentials unasked.
@@ -241,10 +245,12 @@ class FhirClient:
                     idempotent=idempotent,
                     pacer=self._pacer,
                     log=log,
+                    notify=self._notifier(label),
                 )
             )
             started = time.monotonic()
             failure: str | None = None
+            unreachable = False
             try:
                 resp = transport.fetch(
                     self.session,
@@ -258,8 +264,10 @@ class FhirClient:
                 )
             except (requests.RequestException, transport.TooLarge, OSError) as err:
                 failure = self._failure(err, method, idempotent, log, started)
+                unreachable = transport.unreachable(err)
             if failure is not None:  # raised here, outside ``except``: no exception context
-                raise DeliveryError(failure, server=self.base_url, request=label)
+                error = ServerUnreachable if unreachable else DeliveryError
+                raise error(failure, server=self.base_url, request=label)
             self._check_retry_after(resp, label, deadline)
             if not (300 <= resp.status_code < 400) or resp.status_code == 304:
                 return resp
@@ -268,6 +276,13 @@ class FhirClient:
         raise DeliveryError(
             f"more than {MAX_READ_REDIRECTS} redirects", server=self.base_url, request=label
         )
+
+    def _notifier(self, label: str) -> Callable[[str], None] | None:
+        """``on_retry`` with the request named, or None."""
+        on_retry = self.on_retry
+        if on_retry is None:
+            return None
+        return lambda message: on_retry(f"{label}: {message}")
 
     def _redirect(self, resp: requests.Response, method: str, url: str, label: str) -> str:
         """The URL a read may follow to, or DeliveryError naming where the server points."""

@@ -216,6 +216,22 @@ def _causes(err: BaseException) -> list[BaseException]:
     return out
 
 
+def unreachable(err: BaseException) -> bool:
+    """True when the server could not be reached at all: its name not found, the connection
+    refused or not made in time, or the proxy unusable (not a TLS or answer problem)."""
+    from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, ProxyError
+
+    kinds = tuple(type(c) for c in _causes(err))
+    return any(
+        issubclass(k, (NameResolutionError, ConnectTimeoutError, ProxyError))
+        or issubclass(k, (requests.exceptions.ConnectTimeout, requests.exceptions.ProxyError))
+        for k in kinds
+    ) or (
+        isinstance(err, requests.exceptions.ConnectionError)
+        and describe_failure(err)[0] in ("connection refused", "could not connect")
+    )
+
+
 def describe_failure(err: BaseException) -> tuple[str, bool]:
     """Why a request failed, in words (never a URL or header, which could carry secrets), and
     whether the request may have reached the server."""

@@ -873,3 +873,51 @@ def test_credentials_in_the_server_url_are_refused_without_echoing_them(url: str
         FhirClient(url)
     assert SECRET not in str(caught.value) and "credentials" in str(caught.value)
     assert main(["post", "--server", url, "--dry-run"]) == 2
+
+
+def test_retries_are_told_as_they_happen(scripted_server: Any) -> None:
+    base, _hits = scripted_server(
+        [
+            (503, {}, b""),
+            (429, {"Retry-After": "1"}, b""),
+            (200, {"Content-Type": "application/fhir+json"}, json.dumps(capability()).encode()),
+        ]
+    )
+    told: list[tuple[float, str]] = []
+    t0 = time.monotonic()
+    c = FhirClient(base, backoff=0.0, on_retry=lambda m: told.append((time.monotonic() - t0, m)))
+    assert c.capabilities()["resourceType"] == "CapabilityStatement"
+    assert [m for _, m in told] == [
+        f"GET {base}/metadata: server busy (HTTP 503), retrying now (1/5)",
+        f"GET {base}/metadata: server busy (HTTP 429), retrying in 1.0 s (2/5)",
+    ]
+    assert told[1][0] < 0.9  # told before the wait, not after it
+
+
+def test_an_unreachable_server_has_its_own_exit_code(capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    from fhir_adapter.errors import EXIT_UNREACHABLE
+
+    with socket.socket() as s:  # a port that nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    t0 = time.monotonic()
+    code = main(["post", "--server", f"http://127.0.0.1:{port}/fhir", "--retries", "2"])
+    assert code == EXIT_UNREACHABLE == 3 and time.monotonic() - t0 < 10
+    err = capsys.readouterr().err
+    assert "connection refused, retrying now (1/2)" in err
+    assert "connection refused, retrying in" in err and "(2/2)" in err
+    assert "connection refused; gave up after 3 attempts" in err
+
+
+def test_post_says_when_it_uses_the_public_server(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("FHIR_SERVER", raising=False)
+    monkeypatch.setenv("FHIR_ADAPTER_CONFIG", str(tmp_path / "none.yaml"))
+    assert main(["post", "--dry-run"]) == 0
+    err = capsys.readouterr().err
+    assert "using the public HAPI R4 test server https://hapi.fhir.org/baseR4" in err
+    assert main(["post", "--dry-run", "--server", "http://127.0.0.1:1/fhir"]) == 0
+    assert "public" not in capsys.readouterr().err
