@@ -88,6 +88,23 @@ class _Compiled:
                 self.local = False
 
 
+def compile_constraint(
+    key: str, severity: str, human: str, expression: str, base: str
+) -> _Compiled:
+    """One constraint compiled for ``holds`` (profiles add constraints of their own)."""
+    return _Compiled(key, severity, human, expression, base)
+
+
+def holds(c: _Compiled, node: Any, resource: Any, root: Any) -> bool:
+    """Whether ``node`` satisfies compiled constraint ``c``, with the same shortcuts as the core
+    invariants; raises what the FHIRPath engine raises."""
+    if c.local and isinstance(node, dict) and fhirpath_names(node).isdisjoint(c.names):
+        return bool(c.empty_result)
+    if c.fast is not None and (decided := c.fast(node)) is not None:
+        return decided
+    return _truthy(c.fn(node, {"resource": resource, "rootResource": root, **_CONTEXT}))
+
+
 def human(key: str) -> str:
     """The spec's text of constraint ``key`` (for natively checked constraints)."""
     for cons in tables()["constraints"].values():

@@ -53,9 +53,11 @@ class ProfileLayer:
         self.strict_terminology = strict_terminology
         self.must_support = must_support
         self.suffixes = _suffixes()
+        self.primitives = frozenset(p[0].upper() + p[1:] for p in tables()["primitives"])
         self.resources = frozenset(tables()["resources"])
         self._cache: dict[str, Profile | None] = {}
         self._cons: dict[tuple[str, str, str], Any] = {}
+        self._prim_memo: dict[Any, bool] = {}
         self.requested: dict[str, list[Profile]] = {}
         for url in profiles:
             prof = self.get(url)
@@ -225,7 +227,7 @@ class _Run:
         if node.targets is not None and isinstance(value, dict):
             self.target(value, node, ipath, prof, issues)
         if node.cons:
-            self.constraints(value, node, ipath, prof, issues, res)
+            self.constraints(value, node, ipath, ctype, prof, issues, res)
         if node.tprof:
             self.type_profiles(value, node, ipath, ctype, prof, issues)
         if node.children and isinstance(value, dict):
@@ -443,29 +445,36 @@ class _Run:
         value: Any,
         node: Node,
         ipath: str,
+        ctype: str | None,
         prof: Profile,
         issues: list[Issue],
         res: dict[str, Any],
     ) -> None:
-        from fhir_adapter.validation.invariants import _CONTEXT, _Compiled, _truthy
+        from fhir_adapter.validation.invariants import compile_constraint, holds
 
+        # a choice value is typed by its suffix; any other by its element's base path
+        base = node.base_path
+        if ctype:
+            base = ctype[0].lower() + ctype[1:] if ctype in self.layer.primitives else ctype
         for key, sev, human, expr in node.cons:
-            ck = (key, expr, node.base_path)
+            ck = (key, expr, base)
             compiled = self.layer._cons.get(ck)
             if compiled is None:
                 try:
-                    compiled = self.layer._cons[ck] = _Compiled(
-                        key, sev, human, expr, base=node.base_path
-                    )
+                    compiled = compile_constraint(key, sev, human, expr, base)
                 except Exception as err:
                     issues.append(
                         F.constraint_failed(prof.label, node.id, ipath, key, f"cannot parse: {err}")
                     )
                     continue
+                self.layer._cons[ck] = compiled
+            memo = (ck, value) if compiled.local and isinstance(value, (str, int, float)) else None
             try:
-                ok = _truthy(
-                    compiled.fn(value, {"resource": res, "rootResource": self.root, **_CONTEXT})
-                )
+                ok = self.layer._prim_memo.get(memo) if memo is not None else None
+                if ok is None:
+                    ok = holds(compiled, value, res, self.root)
+                    if memo is not None and len(self.layer._prim_memo) < 50_000:
+                        self.layer._prim_memo[memo] = ok  # a primitive's verdict depends on it only
             except Exception as err:
                 issues.append(F.constraint_failed(prof.label, node.id, ipath, key, str(err)[:200]))
                 continue
