@@ -120,11 +120,16 @@ def _has(node: Any, names: list[str], i: int) -> bool:
     name = names[i]
     v = node.get(name)
     if v is None:
+        last = i == len(names) - 1
+        if last and "_" + name in node:
+            return True  # a primitive with only an id or extensions exists in FHIRPath
         if name not in _choice_bases():
             return False
         json_names = _choice_json_names(name)  # value[x]: valueQuantity, valueString, ...
-        for k in node:  # noqa: SIM110 - faster than any(genexpr)
+        for k in node:
             if k in json_names and _has_value(node[k], names, i):
+                return True
+            if last and k[0] == "_" and k[1:] in json_names:
                 return True
         return False
     return _has_value(v, names, i)
