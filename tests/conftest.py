@@ -65,6 +65,62 @@ class JsonPaths:
         node[path[-1]] = value
 
 
+class FactBundle:
+    """Look-ups over a converted bundle for the facts tests (fixtures/*.case.yaml)."""
+
+    def __init__(self, bundle: dict[str, Any]) -> None:
+        self.bundle = bundle
+        self.by_url = {e["fullUrl"]: e["resource"] for e in bundle["entry"]}
+        self.resources = list(self.by_url.values())
+
+    def of(self, rtype: str) -> list[dict[str, Any]]:
+        return [r for r in self.resources if r["resourceType"] == rtype]
+
+    def coded(self, rtype: str, table: str, key: str, *, n: int = 1) -> list[dict[str, Any]]:
+        """The ``n`` resources of ``rtype`` whose code is concept ``key`` of ``table``, each
+        carrying exactly that concept's codings."""
+        from fhir_adapter.terminology import default_terminology
+
+        concept = default_terminology().concept(table, key)
+        field = {
+            "MedicationStatement": "medicationCodeableConcept",
+            "Specimen": "type",
+            "BodyStructure": "location",
+        }.get(rtype, "code")
+        hits = [r for r in self.of(rtype) if r.get(field, {}).get("text") == concept.text]
+        assert len(hits) == n, f"expected {n} {rtype} for {key}, found {len(hits)}"
+        for r in hits:
+            assert r[field].get("coding", []) == [c.to_fhir() for c in concept.codings]
+        return hits
+
+    def one(self, rtype: str, table: str, key: str) -> dict[str, Any]:
+        return self.coded(rtype, table, key)[0]
+
+    def deref(self, ref: dict[str, str]) -> dict[str, Any]:
+        return self.by_url[ref["reference"]]
+
+    @staticmethod
+    def notes(r: dict[str, Any]) -> str:
+        return " ".join(n["text"] for n in r.get("note", [])).lower()
+
+    @staticmethod
+    def codes(cc: dict[str, Any]) -> set[str]:
+        return {c["code"] for c in cc.get("coding", [])}
+
+    @staticmethod
+    def relative(element: dict[str, Any]) -> dict[str, Any]:
+        """The parts of the relative-date extension on a primitive's ``_element``."""
+        (ext,) = element["extension"]
+        assert ext["url"] == "http://hl7.org/fhir/StructureDefinition/relative-date"
+        return {x["url"]: x for x in ext["extension"]}
+
+
+@pytest.fixture(scope="session")
+def fact_bundle() -> type[FactBundle]:
+    """:class:`FactBundle`: build one with ``fact_bundle(convert(path))``."""
+    return FactBundle
+
+
 @pytest.fixture(scope="session")
 def json_paths() -> type[JsonPaths]:
     """:class:`JsonPaths` (walk / put) for tests that mutate JSON."""

@@ -207,14 +207,29 @@ def _offset(path: tuple[Any, ...], t: Time, report: Report) -> None:
         report((*path, "offset", "low"), f"low {o.low:g} is above high {o.high:g}", "swap them")
 
 
+def _defines(t: Time) -> bool:
+    """Whether a relative time fixes a point (``at``, or an exact offset before or after), as
+    opposed to only ordering it ("after the visit", "about a week before")."""
+    if t.direction == "at":
+        return True
+    o = t.offset
+    return (
+        t.direction in ("before", "after")
+        and o is not None
+        and o.value is not None
+        and not o.approximate
+    )
+
+
 def _cycles(case: Case, kinds: dict[str, str], report: Report) -> None:
-    """Start/end times defined through each other in a loop, or through themselves."""
+    """Start/end times defined through each other in a loop, or through themselves (times that
+    only order, "after the visit", may point either way)."""
     edges: dict[tuple[str, str], tuple[str, str]] = {}
     where: dict[tuple[str, str], tuple[Any, ...]] = {}
     for section, i, item in case.items():
         for point, name in ANCHORS[SECTIONS[section]].items():
             t = getattr(item, name)
-            if isinstance(t, Time) and t.relative_to in kinds:
+            if isinstance(t, Time) and t.relative_to in kinds and _defines(t):
                 node = (item.key, point)
                 edges[node] = (t.relative_to, t.anchor)
                 where[node] = (section, i, name, "relative_to")

@@ -67,8 +67,8 @@ def map_condition(ctx: MappingContext, c: Condition) -> dict[str, Any]:
     if c.body_sites:
         r["bodySite"] = [ctx.body_site(s) for s in c.body_sites]
     r["subject"] = ctx.patient_ref()
-    if enc := ctx.encounter_ref(c.key, c.encounter):
-        r["encounter"] = enc
+    if c.encounter:
+        r["encounter"] = ctx.ref(c.encounter)
     if c.onset:
         r.update(choice(ctx, c.onset, "onset", c.key))
     if c.abatement:

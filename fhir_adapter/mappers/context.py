@@ -82,17 +82,6 @@ class MappingContext:
             return [self.ref(k, "Observation") for k, _ in parts]
         return [self.ref(key)]
 
-    def encounter_ref(self, key: str, encounter: str | None) -> dict[str, str] | None:
-        """The Reference from item ``key`` to the encounter it happened in, unless that
-        encounter already names the item as a reason or diagnosis: one direction is enough, and
-        a loop of references cannot be posted resource by resource."""
-        if encounter is None:
-            return None
-        e = self.case.item(encounter)
-        if key in e.reasons or key in {d.condition for d in e.diagnoses}:
-            return None
-        return self.ref(encounter)
-
     def patient_ref(self) -> dict[str, str]:
         """A Reference to the case's Patient."""
         return self.ref(PATIENT_KEY, "Patient")
@@ -126,13 +115,16 @@ class MappingContext:
         item = self.case.item(key)
         kind = self.case.kind(key)
         if kind == "encounter":
-            return f"{self.concept('hl7', 'encounter_class_' + item.class_.replace('-', '_')).text.lower()} encounter"
+            text = self.concept("hl7", "encounter_class_" + item.class_.replace("-", "_")).text
+            text = text.lower()
+            return text if text.endswith("encounter") else f"{text} encounter"
         if kind == "imaging":
             return f"{self.concept('modalities', item.modality).text.lower()} study"
         if kind == "pathology":
             return self.concept("reports", item.report_code).text.lower()
         if kind == "specimen":
-            return f"{self.concept('specimen_types', item.type).text.lower()} specimen"
+            text = self.concept("specimen_types", item.type).text.lower()
+            return text if text.endswith("specimen") else f"{text} specimen"
         if kind == "allergy":
             return f"reaction to {self.allergen(item).text.lower()}"
         table = {

@@ -82,8 +82,8 @@ def _finding_part(
     r["category"] = [ctx.cc("hl7", "obs_category_" + f.category.replace("-", "_"))]
     r["code"] = concept.to_codeable_concept()
     r["subject"] = ctx.patient_ref()
-    if enc := ctx.encounter_ref(f.key, f.encounter):
-        r["encounter"] = enc
+    if f.encounter:
+        r["encounter"] = ctx.ref(f.encounter)
     when_note = _effective(ctx, r, f.time, f.key)
     if not f.present:
         r["valueCodeableConcept"] = ctx.cc("qualifiers", "absent")
