@@ -116,14 +116,32 @@ def _may_code(shape: dict[str, Any]) -> bool:
     return not shape.get("modifier") and shape.get("binding") != "required"
 
 
+def _refused_choice(r: dict[str, Any], name: str, types: list[str]) -> str | None:
+    """Remove a choice element ``r`` holds in a type the profile refuses (``performedString``
+    where US Core allows dateTime | Period); its text, for a note, when it had one."""
+    stem = name[:-3]
+    allowed = {t[0].upper() + t[1:] for t in types}
+    for key in [k for k in r if k.startswith(stem) and k[len(stem) : len(stem) + 1].isupper()]:
+        if key[len(stem) :] not in allowed:
+            value = r.pop(key)
+            r.pop(f"_{key}", None)
+            return value if isinstance(value, str) else None
+    return None
+
+
 def mark_unknown(
     r: dict[str, Any], claim: Claim, unknown_code: dict[str, Any] | None = None
 ) -> list[tuple[str, str]]:
     """Mark every element ``claim`` requires and ``r`` lacks as data-absent; returns the
     narrative rows to add (label, text). ``unknown_code`` is the CodeableConcept written in a
-    required coded element (the data-absent-reason code ``unknown``)."""
+    required coded element (the data-absent-reason code ``unknown``). A required choice held in
+    a type the profile refuses (a time the case gives only in words, ``performedString``) is
+    marked unknown too, its words kept as a note."""
     rows: list[tuple[str, str]] = []
     for name, shape in sorted(claim.requires.items()):
+        if name.endswith("[x]") and (text := _refused_choice(r, name, shape["types"])):
+            label = _LABELS.get(name, name.replace("[x]", ""))
+            r["note"] = [*r.get("note", []), {"text": f"{label}: {text}."}]
         if _present(r, name):
             continue
         types, many = shape["types"], shape["max"] != "1"
