@@ -388,7 +388,14 @@ def _self_links(case: Case, term: Terminology, report: Report) -> None:
 
 
 #: The checks beyond references and concepts, in the order they run.
+def _source_date(case: Case, term: Terminology, report: Report) -> None:
+    date = (case.source or {}).get("date")
+    if date is not None and (why := date_problem(str(date))):
+        report(("source", "date"), why, _DATE_FIX)
+
+
 RULES: tuple[Callable[[Case, Terminology, Report], None], ...] = (
+    _source_date,
     _times,
     _medications,
     _imaging,

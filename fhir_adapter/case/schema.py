@@ -127,6 +127,13 @@ def _branch_fit(branch: dict[str, Any], inst: Any) -> int:
     return len(names & set(inst))
 
 
+#: Fixes for pattern mismatches of fields that are not keys or ids, by field name.
+_PATTERN_FIXES = {
+    "doi": "write the DOI itself, e.g. 10.1000/xyz123 (no https://doi.org/ prefix)",
+    "url": "write a full http:// or https:// address",
+}
+
+
 def _explain(err: Any, lines: Lines, source: str, root: dict[str, Any]) -> list[InputError]:
     path = tuple(err.absolute_path)
     v, inst, schema = err.validator, err.instance, err.schema
@@ -206,8 +213,9 @@ def _explain(err: Any, lines: Lines, source: str, root: dict[str, Any]) -> list[
         fix = f"use {err.validator_value!r}"
     elif v == "pattern":
         msg = f"{inst!r} has the wrong form"
-        fix = (
-            "use lower-case letters, digits and '_' (keys) or '-' (case id), starting with a letter"
+        fix = _PATTERN_FIXES.get(
+            str(path[-1]) if path else "",
+            "use lower-case letters, digits and '_' (keys) or '-' (case id), starting with a letter",
         )
     elif v == "uniqueItems":
         msg = "list has the same item twice"

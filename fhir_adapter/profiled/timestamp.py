@@ -50,11 +50,12 @@ def _real_instant(text: str) -> bool:
     return True
 
 
-def _format_has_source_date() -> bool:
-    """Whether the newest case format has a ``source.date`` field (format /2 adds it)."""
-    from fhir_adapter.case import case_schema
+def _format_has_source_date(version: int | None = None) -> bool:
+    """Whether case format ``version`` (default: the newest) has ``source.date`` (/2 has)."""
+    from fhir_adapter.case.schema import case_schema
 
-    source = case_schema().get("properties", {}).get("source", {})
+    schema = case_schema() if version is None else case_schema(version)
+    source = schema.get("properties", {}).get("source", {})
     return "date" in source.get("properties", {})
 
 
@@ -80,8 +81,11 @@ def document_time(case: Any, environ: Mapping[str, str] | None = None) -> tuple[
     if raw is None or raw == "":
         example = f"{ENV}=$(date -d 2024-05-14 +%s)"
         how = f"set {ENV} (seconds since 1970 UTC, e.g. {example})"
-        if _format_has_source_date():
+        version = getattr(case, "version", None)
+        if isinstance(version, int) and _format_has_source_date(version):
             how = f"add source.date to the case, or {how}"
+        elif _format_has_source_date():
+            how = f"add source.date to the case (format fhir-adapter-case/2), or {how}"
         raise ProfileError(
             "an IPS document needs its time (Bundle.timestamp), and the case gives no source.date",
             file=where,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import types
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -135,3 +136,62 @@ def test_help_names_the_modes(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     for mode in ("ips", "us-core@3.1.1", "us-core@7.0.0", "SOURCE_DATE_EPOCH"):
         assert mode in out
+
+
+# --- source.date in format /2 ---------------------------------------------------------------
+
+DATED = """format: fhir-adapter-case/2
+id: dated
+title: Dated case
+source: {{kind: made-up test case, date: {date}}}
+patient: {{sex: male}}
+conditions:
+  - {{key: dm, concept: type_2_diabetes_mellitus}}
+"""
+
+
+def test_a_format_2_case_date_gives_the_document_time(
+    write_case: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    bundle = convert(write_case(DATED.format(date="2016-05-10")), profile="ips")
+    assert bundle["timestamp"] == "2016-05-10T00:00:00Z"
+    assert bundle["entry"][0]["resource"]["date"] == "2016-05-10"
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1715644800")  # the case's date still wins
+    assert convert(write_case(DATED.format(date="2016-05")), profile="ips")["timestamp"] == (
+        "2016-05-01T00:00:00Z"
+    )
+
+
+@pytest.mark.parametrize(
+    ("date", "message"),
+    [("2016-02-30", "not a possible date"), ("May 2016", "YYYY-MM-DD"), ("2999", "plausible")],
+)
+def test_a_bad_source_date_is_named_at_load(
+    write_case: Callable[..., Path], date: str, message: str
+) -> None:
+    from fhir_adapter.errors import CaseError
+
+    path = write_case(DATED.format(date=date))
+    with pytest.raises(CaseError, match=message) as err:
+        convert(path)
+    assert f"{path}:4" in str(err.value) and "source.date" in str(err.value)
+
+
+def test_the_missing_time_fix_fits_the_case_format(
+    write_case: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    v2 = write_case(DATED.format(date="2016").replace("date: 2016", "reference: x"))
+    with pytest.raises(ProfileError, match=r"add source\.date to the case, or set"):
+        convert(v2, profile="ips")
+    with pytest.raises(ProfileError, match=r"format fhir-adapter-case/2\), or set"):
+        convert(profile="ips")  # the seed case is format /1
+
+
+def test_a_bad_doi_gets_a_doi_fix(write_case: Callable[..., Path]) -> None:
+    from fhir_adapter.errors import CaseError
+
+    path = write_case(DATED.format(date="2016").replace("date: 2016", "doi: doi.org/10.1/x"))
+    with pytest.raises(CaseError, match=r"10\.1000/xyz123"):
+        convert(path)
