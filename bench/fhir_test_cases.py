@@ -262,15 +262,18 @@ def group_a_validator() -> Callable[[str, str], Any]:
     return lambda text, source: validator.validate_text(text, source=source)
 
 
-def group_b_validator(packages: list[str]) -> Callable[[str, str], Any] | None:
-    """Group (b): a validator with the case's packages loaded, or None while the validator has
-    no package support (the group is then listed but not scored)."""
+#: ``"ips": "uv"`` cases: the Java harness also validates the bundle against the IPS Bundle profile
+IPS_BUNDLE = "http://hl7.org/fhir/uv/ips/StructureDefinition/Bundle-uv-ips"
+
+
+def group_b_validator(case: Case) -> Callable[[str, str], Any] | None:
+    """Group (b): a validator with the case's packages loaded (and, for an ``ips: uv`` case, the
+    IPS Bundle profile requested, as the official harness does)."""
     from fhir_adapter.validation import Validator
 
-    try:
-        validator = Validator(igs=packages)  # type: ignore[call-arg]
-    except TypeError:
-        return None
+    packages = _packages(case.entry)
+    profiles = [IPS_BUNDLE] if case.entry.get("ips") == "uv" else []
+    validator = Validator(igs=packages, profiles=profiles)
     return lambda text, source: validator.validate_text(text, source=source)
 
 
@@ -282,7 +285,7 @@ def score(root: Path, cases: list[Case]) -> list[dict[str, Any]]:
         if case.group == "a":
             run = default
         elif case.group == "b":
-            maybe = group_b_validator(case.detail.split(", "))
+            maybe = group_b_validator(case)
             if maybe is None:
                 continue
             run = maybe

@@ -58,7 +58,9 @@ class Validator:
     ``.tgz`` / package folder); ``profiles``: canonical URLs applied to every resource of their
     type; ``strict_extensions``: an extension whose definition is not loaded is an error (default
     a warning); ``strict_terminology``: a code whose membership cannot be decided offline is an
-    error (default a warning); ``must_support``: report empty must-support elements (information).
+    error (default a warning); ``must_support``: report empty must-support elements (information);
+    ``allow_missing_dependencies``: load an IG whose dependencies are nowhere to be found, leaving
+    what they define unchecked (default: an error naming them and every place looked).
     Raises :class:`~fhir_adapter.errors.InputError` for a package or profile that cannot be found.
     """
 
@@ -72,8 +74,10 @@ class Validator:
         strict_extensions: bool = False,
         strict_terminology: bool = False,
         must_support: bool = False,
+        allow_missing_dependencies: bool = False,
     ) -> None:
         self.layers = _layers(only, skip)
+        self._allow_missing = allow_missing_dependencies
         self._options: dict[str, Any] = {
             "profiles": [str(p) for p in profiles],
             "strict_extensions": strict_extensions,
@@ -90,7 +94,9 @@ class Validator:
         from fhir_adapter.validation.profiles.load import Loader
         from fhir_adapter.validation.profiles.walk import ProfileLayer
 
-        return ProfileLayer(Loader().load(self.igs), **self._options)
+        return ProfileLayer(
+            Loader(allow_missing=self._allow_missing).load(self.igs), **self._options
+        )
 
     @property
     def profile_set(self) -> Any:

@@ -74,6 +74,14 @@ def add_profile_arguments(parser: argparse.ArgumentParser) -> None:
         "(default: a warning)",
     )
     profiles.add_argument(
+        "--allow-missing-deps",
+        dest="allow_missing_dependencies",
+        action="store_true",
+        default=None,
+        help="load an IG even when dependencies are nowhere to be found (what they define is "
+        "not checked; default: exit 2 naming them)",
+    )
+    profiles.add_argument(
         "--must-support",
         action="store_true",
         default=None,

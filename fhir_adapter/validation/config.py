@@ -7,6 +7,7 @@ or ``./fhir-adapter.yaml``), under command-line options::
       strict-extensions: false
       strict-terminology: false
       must-support: false
+      allow-missing-deps: false
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ _FLAGS = {
     "strict-extensions": "strict_extensions",
     "strict-terminology": "strict_terminology",
     "must-support": "must_support",
+    "allow-missing-deps": "allow_missing_dependencies",
 }
 
 

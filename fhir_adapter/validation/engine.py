@@ -43,6 +43,7 @@ from fhir_adapter.validation.references import (
 )
 from fhir_adapter.validation.report import Issue
 from fhir_adapter.validation.tables import choice_names, tables, valueset
+from fhir_adapter.validation.textlinks import check_text_links
 from fhir_adapter.validation.xhtml import check_narrative
 
 LAYERS = (
@@ -602,6 +603,8 @@ class Walker:
             check_quantity(item, p, issues)
         elif t == "Narrative" and self.do_prim:
             check_narrative(item, p, issues, self.fast_accept)
+            if "extension" in item:
+                check_text_links(item, root, p, issues)
         elif t == "Period" and self.do_inv:
             _period(item, p, issues)
         elif t == "Attachment" and self.do_prim:

@@ -18,6 +18,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from fhir_adapter.errors import InputError
 from fhir_adapter.validation.profiles import packages as pk
 
 SHIPPED = Path(__file__).resolve().parents[1] / "data" / "igs"
@@ -87,10 +88,16 @@ class Loader:
     """Resolves IG specs to tables; one instance per ``Validator``."""
 
     def __init__(
-        self, shipped_dir: Path = SHIPPED, cache: bool = True, fhir_cache: bool = True
+        self,
+        shipped_dir: Path = SHIPPED,
+        cache: bool = True,
+        fhir_cache: bool = True,
+        allow_missing: bool = False,
     ) -> None:
         self.shipped_dir = shipped_dir
         self.use_cache = cache
+        #: a dependency found nowhere is recorded as missing instead of raising
+        self.allow_missing = allow_missing
         self.places = pk.Places(shipped=self._shipped(), fhir_cache=fhir_cache)
         self.tables: dict[str, dict[str, Any]] = {}  # name#version -> table
 
@@ -170,9 +177,13 @@ class Loader:
 
         cached = cache_dir() / f"{pkg.key}-{pkg.digest[:20]}-g{GENERATOR_VERSION}.json.gz"
         if self.use_cache and cached.is_file():
-            got = self.tables[pkg.key] = _read_table(cached)
-            return got
-        got = self.tables[pkg.key] = self.build_table(pkg, pk.read_resources(pkg))
+            got = _read_table(cached)
+            if self.allow_missing or not got["package"].get("missing"):
+                self.tables[pkg.key] = got
+                return got
+        got = self.tables[pkg.key] = self.build_table(
+            pkg, pk.read_resources(pkg), offline_waived=self.allow_missing
+        )
         if self.use_cache:
             cached.parent.mkdir(parents=True, exist_ok=True)
             tmp = cached.with_suffix(f".tmp{os.getpid()}")
@@ -194,7 +205,7 @@ class Loader:
                 continue
             try:
                 deps.append(self.table(name, version, needed_by=pkg.key))
-            except Exception:
+            except InputError:
                 if not offline_waived:
                     raise
                 missing.append(f"{name}#{version}")

@@ -235,5 +235,6 @@ def missing_error(name: str, version: str, places: Places, needed_by: str | None
         f"{what} not found; looked in: {looked}",
         field="--ig",
         fix=f"put {name}#{version} in {fhir_package_cache()} (as the HL7 validator or SUSHI do), "
-        "or pass its .tgz or folder with --ig",
+        "or pass its .tgz or folder with --ig; or load without it (--allow-missing-deps: what it "
+        "defines is then not checked)",
     )

@@ -172,6 +172,17 @@ def test_extension_policy_unknown_is_a_warning_whatever_the_domain() -> None:
         assert [i.rule for i in strict.errors] == ["extension"]
 
 
+def test_ig_extension_context_is_checked() -> None:
+    patient = example(US, "Patient-example.json")
+    race = next(e for e in patient["extension"] if e["url"].endswith("us-core-race"))
+    obs = bp()
+    obs["extension"] = [race]
+    report = validate(obs, igs=["us-core"])
+    (err,) = report.errors
+    assert err.rule == "extension" and err.path == "Observation.extension[0]"
+    assert "us-core-race is not allowed here" in err.message and "Patient" in err.message
+
+
 def test_us_core_extensions_are_known_once_loaded() -> None:
     patient = example(US, "Patient-example.json")
     assert any(i.rule == "extension" for i in validate(patient).warnings)
