@@ -37,7 +37,8 @@ def check_text_links(narrative: dict[str, Any], root: Any, p: str, issues: list[
     ]
     if not links:
         return
-    div = narrative.get("div") if isinstance(narrative.get("div"), str) else ""
+    raw = narrative.get("div")
+    div = raw if isinstance(raw, str) else ""
     html_ids = {a or b for a, b in _HTML_ID.findall(div)}
     ids: set[str] | None = None
     for link in links:
