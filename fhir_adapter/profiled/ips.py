@@ -160,7 +160,7 @@ def _reach(doc: _Doc, roots: list[str]) -> list[tuple[str, str]]:
             lost.append(f"{r['resourceType']}/{r['id']}")
             continue
         del doc.by_url[url]
-        dropped.append((rule["reason"], ips_text.cc_text(r.get("code")) or r["resourceType"]))
+        dropped.append((rule["reason"], _label(r)))
     if lost:
         raise ProfileError(
             f"no IPS section takes {', '.join(sorted(lost))}, and no section entry refers to them",
@@ -168,6 +168,14 @@ def _reach(doc: _Doc, roots: list[str]) -> list[tuple[str, str]]:
             fix="add a section rule (ips.sections) that takes these resources",
         )
     return sorted(dropped)
+
+
+def _label(r: dict[str, Any]) -> str:
+    """What a resource is, for a narrative: its code or type, else its class, and its type."""
+    what = ips_text.cc_text(r.get("code")) or ips_text.cc_text(r.get("type"))
+    if not what and isinstance(r.get("class"), dict):
+        what = str(r["class"].get("display") or r["class"].get("code") or "")
+    return f"{r['resourceType']} {what}".strip()
 
 
 def _check_problems(doc: _Doc, sections: list[_Section]) -> None:
@@ -253,7 +261,7 @@ def build(
         ("Patient", _patient_line(doc, patients[0])),
         ("Source", "; ".join(str(source[k]) for k in ("kind", "reference") if source.get(k))),
         ("Sections", "; ".join(contents)),
-        ("Not in this summary", "; ".join(f"{what} ({reason})" for reason, what in dropped)),
+        ("Not in this summary", "; ".join(f"{what}: {reason}" for reason, what in dropped)),
         (
             "Produced by",
             f"{SOFTWARE} {__version__} from case '{case.id}'; not written or attested by a "
