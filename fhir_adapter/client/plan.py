@@ -115,6 +115,11 @@ def check_bundle(bundle: Any) -> list[dict[str, Any]]:
             f"post sends a Bundle, not {got!r}",
             fix="give a transaction or batch Bundle, or a case file",
         )
+    if tree.depth(bundle, stop=tree.MAX_DEPTH) > tree.MAX_DEPTH:
+        raise ConfigError(
+            f"the bundle nests more than {tree.MAX_DEPTH} levels deep",
+            fix="check how it was made; FHIR resources need far fewer levels",
+        )
     if bundle.get("type") == "document":
         _document_identity(bundle)
         return []
@@ -124,11 +129,6 @@ def check_bundle(bundle: Any) -> list[dict[str, Any]]:
             "Bundle",
             field="Bundle.type",
             fix="convert with --type transaction (the default)",
-        )
-    if tree.depth(bundle, stop=tree.MAX_DEPTH) > tree.MAX_DEPTH:
-        raise ConfigError(
-            f"the bundle nests more than {tree.MAX_DEPTH} levels deep",
-            fix="check how it was made; FHIR resources need far fewer levels",
         )
     entries = bundle.get("entry") or []
     if not isinstance(entries, list) or not entries:

@@ -235,6 +235,9 @@ def test_a_deeply_nested_bundle_is_refused_clearly_without_validation(
     bundle["entry"][0]["resource"]["extension"] = [_deep(450)]
     with pytest.raises(ConfigError, match="nests more than 254 levels deep"):
         post(bundle, "http://127.0.0.1:9/fhir", validate=False)
+    document = {"resourceType": "Bundle", "type": "document", "id": "d", "entry": bundle["entry"]}
+    with pytest.raises(ConfigError, match="nests more than 254 levels deep"):
+        post(document, "http://127.0.0.1:9/fhir", validate=False)
     path = tmp_path / "deep.json"
     path.write_text(json.dumps(bundle))
     for extra in (["--no-validate"], ["--no-validate", "--dry-run"], ["--dry-run"]):
