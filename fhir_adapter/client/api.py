@@ -14,7 +14,14 @@ from typing import Any
 from fhir_adapter.client.auth import Auth
 from fhir_adapter.client.delivery import send_bundle, send_each
 from fhir_adapter.client.errors import ConfigError, DeliveryError, InvalidBundle
-from fhir_adapter.client.plan import MODES, STRATEGIES, check_bundle, choose_strategy, plan
+from fhir_adapter.client.plan import (
+    MODES,
+    STRATEGIES,
+    check_bundle,
+    choose_strategy,
+    plan,
+    strategy_reason,
+)
 from fhir_adapter.client.result import PostResult
 from fhir_adapter.client.session import DEFAULT_SERVER, FhirClient
 from fhir_adapter.client.verify import verify
@@ -107,7 +114,9 @@ def post(
                 server=client.base_url,
                 request="GET metadata",
             )
-        steps = plan(bundle, mode, choose_strategy(client, bundle, mode, strategy))
+        chosen = choose_strategy(client, bundle, mode, strategy)
+        steps = plan(bundle, mode, chosen)
+        steps.notes.append(strategy_reason(client, bundle, strategy, chosen))
         if steps.mode == "each":
             result = send_each(client, steps, workers, progress)
         else:

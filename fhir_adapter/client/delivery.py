@@ -114,6 +114,7 @@ def send_bundle(client: FhirClient, plan: Plan) -> PostResult:
     body = client.json(resp, label) if resp.content else None
     result = read_bundle_response(client.base_url, label, resp.status_code, body, plan)
     result.warnings = list(plan.warnings)
+    result.notes = list(plan.notes)
     return result
 
 

@@ -242,6 +242,31 @@ def choose_strategy(client: Any, bundle: dict[str, Any], mode: str, strategy: st
     )
 
 
+def strategy_reason(client: Any, bundle: dict[str, Any], requested: str, chosen: str) -> str:
+    """Why ``chosen`` is used with this server, in one line (what the CapabilityStatement
+    declares), for the CLI and ``PostResult.notes``."""
+    software = client.capabilities().get("software")
+    name = software.get("name") if isinstance(software, dict) else None
+    target = f"{name} at {client.base_url}" if isinstance(name, str) and name else client.base_url
+    if requested != "auto":
+        return f"strategy {chosen} with {target}: as requested (--strategy {requested})"
+    if chosen == AS_WRITTEN:
+        return f"entries sent as written to {target}: none was made by fhir-adapter"
+    entries = check_bundle(bundle) or [{"resource": bundle}]
+    types = sorted({e["resource"]["resourceType"] for e in entries})
+    if chosen == "put":
+        why = f"it declares update-as-create (updateCreate) for {', '.join(types)}"
+    else:
+        missing = [
+            t for t in types if client.resource_capability(t).get("updateCreate") is not True
+        ]
+        why = (
+            f"it declares no update-as-create for {', '.join(missing)}, and conditional create "
+            "with identifier search"
+        )
+    return f"strategy {chosen} with {target}: {why} (CapabilityStatement)"
+
+
 def plan(bundle: dict[str, Any], mode: str, strategy: str) -> Plan:
     """The steps for ``bundle`` in ``mode`` with ``strategy`` (``put`` or
     ``conditional-create`` for fhir-adapter's entries, or AS_WRITTEN); ConfigError when the

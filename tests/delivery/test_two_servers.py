@@ -99,7 +99,16 @@ def test_medplum_chooses_conditional_create_and_keeps_identifiers(medplum_server
     bundle = _fresh("auto")
     first = post(bundle, medplum_server, verify_readback=True)
     assert first.strategy == "conditional-create" and first.ok, first.to_table()
+    assert "medplum" in first.notes[-1] and "no update-as-create for" in first.notes[-1]
     again = post(bundle, medplum_server, verify_readback=True)
     assert again.ok and [e.id for e in again.entries] == [e.id for e in first.entries]
     patient = requests.get(f"{medplum_server}/Patient/{first.entries[0].id}", timeout=10).json()
     assert patient["identifier"] == bundle["entry"][0]["resource"]["identifier"]
+
+
+def test_the_reason_for_the_strategy_is_given(fhir_server: str) -> None:
+    result = post(_fresh("reason"), fhir_server)
+    assert result.strategy == "put"
+    assert "declares update-as-create (updateCreate) for" in result.notes[-1]
+    forced = post(_fresh("reason"), fhir_server, strategy="put", mode="each")
+    assert "as requested (--strategy put)" in forced.notes[-1]
