@@ -29,6 +29,7 @@ from fhir_adapter.validation.engine import LAYERS, Walker
 from fhir_adapter.validation.jsontext import (
     MAX_DEPTH,
     DuplicateKeyError,
+    Positions,
     line_map,
     loads_strict,
     too_deep,
@@ -107,9 +108,9 @@ class Validator:
 
     def validate(self, obj: Any, *, source: str | None = None) -> Report:
         """Validate a dict, model, JSON text/bytes, or path; every issue in one Report."""
-        if isinstance(obj, Path) or (
-            isinstance(obj, str) and not obj.lstrip().startswith(("{", "["))
-        ):
+        if isinstance(obj, Path):
+            return self.validate_file(obj)
+        if isinstance(obj, str) and not obj.lstrip().startswith(("{", "[")):
             return self.validate_file(Path(obj))
         if isinstance(obj, (str, bytes)):
             return self.validate_text(
@@ -193,7 +194,7 @@ class Validator:
                     progress(size, len(lines))
             return report
         try:
-            text = path.read_text(encoding="utf-8")
+            text = path.read_bytes().decode("utf-8")
         except (OSError, UnicodeDecodeError) as err:
             raise InputError(f"cannot read: {err}", file=str(path), fix="check the path") from None
         return self.validate_text(text, source=str(path))
@@ -247,7 +248,7 @@ def _claims_profiles(resource: Any) -> bool:
     return False
 
 
-def _with_position(issue: Issue, positions: dict[str, tuple[int, int]]) -> Issue:
+def _with_position(issue: Issue, positions: Positions) -> Issue:
     """The issue with the line and column of its path (or of its nearest mapped ancestor)."""
     if issue.line is not None:
         return issue

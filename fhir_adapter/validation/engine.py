@@ -151,6 +151,10 @@ class Walker:
         if got is None:
             tdef = self.types[tkey]
             fast = self._fast(tkey)
+            if tdef["kind"] != "resource":
+                # an element's id takes the full path, where an element holding only an id is
+                # reported (ele-1): valid elements rarely carry ids, so this costs nothing
+                fast.pop("id", None)
             required = tuple((n, r) for n, r in tdef["el"].items() if r["min"] > 0)
             invariants = self.do_inv and tkey in self.invariants.keys
             leaf = None
@@ -158,7 +162,7 @@ class Walker:
                 names = tuple(n for n, _ in required)
 
                 def leaf(node: dict[str, Any]) -> bool:
-                    if type(node) is not dict or not node or ("id" in node and len(node) == 1):
+                    if type(node) is not dict or not node:
                         return False
                     for k, v in node.items():
                         ok = fast.get(k)
@@ -423,7 +427,7 @@ class Walker:
                         family="structure",
                     )
                 )
-        if "id" in node and len(node) == 1 and not plan.is_resource and tkey != "Element":
+        if len(node) == 1 and "id" in node and not plan.is_resource and tkey != "Element":
             issues.append(_ele1(path))
         if plan.ext_contexts and ("extension" in node or "modifierExtension" in node):
             for key in ("extension", "modifierExtension"):
@@ -678,7 +682,7 @@ class Walker:
                 )
                 continue
             self.obj(item, "Element", ip, issues, scope, root)
-            if not has_value and "id" in item and len(item) == 1:
+            if not has_value and len(item) == 1 and "id" in item:
                 issues.append(_ele1(ip))
             elif not has_value and required and self.do_bind:
                 issues.append(_no_code(ip, required, item.get("extension")))
