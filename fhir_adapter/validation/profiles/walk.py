@@ -12,10 +12,11 @@ on request). Extensions are checked against their definitions by the engine's ex
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from fhir_adapter.errors import InputError
 from fhir_adapter.validation.profiles import checks as F
+from fhir_adapter.validation.profiles import values
 from fhir_adapter.validation.profiles.load import ProfileSet
 from fhir_adapter.validation.profiles.nodes import Node, Profile
 from fhir_adapter.validation.profiles.slicing import Matcher, fixed_matches, pattern_matches
@@ -24,15 +25,19 @@ from fhir_adapter.validation.report import Issue
 from fhir_adapter.validation.tables import tables
 
 _CORE_SD = "http://hl7.org/fhir/StructureDefinition/"
-#: Types a binding applies to (choice suffixes are capitalised).
-_BINDABLE = frozenset(
-    {"code", "Code", "Coding", "CodeableConcept", "Quantity", "string", "String", "uri", "Uri"}
-)
 
 
 def _suffixes() -> frozenset[str]:
     t = tables()
     return frozenset(n[0].upper() + n[1:] for n in (*t["primitives"], *t["types"]) if "." not in n)
+
+
+class Ctx(NamedTuple):
+    """The profile being applied, where its findings go, and the resource it is applied to."""
+
+    prof: Profile
+    issues: list[Issue]
+    res: dict[str, Any]
 
 
 class ProfileLayer:
@@ -94,7 +99,7 @@ class ProfileLayer:
         """Validate an extension against its definition (value type, sub-extensions, ...)."""
         prof = self.get(url)
         if prof is not None:
-            _Run(self, ext).item(ext, prof.root, path, None, prof, issues, ext)
+            _Run(self, ext).item(ext, prof.root, path, None, Ctx(prof, issues, ext))
 
 
 class _Run:
@@ -106,8 +111,8 @@ class _Run:
         self.index: dict[str, Any] = {}
         self.memo: dict[tuple[int, str], bool] = {}
         self.why: dict[tuple[int, str], str] = {}  # first error of a failed conformance check
-        self.matcher = Matcher(self.resolve, self.conforms, self._member)
-        self.silent = 0
+        self.matcher = Matcher(self.resolve, self.conforms, self.member)
+        self.silent = 0  # > 0 while checking conformance (a slice or target test): no notes
         if isinstance(root, dict) and root.get("resourceType") == "Bundle":
             for e in root.get("entry") or []:
                 r = e.get("resource") if isinstance(e, dict) else None
@@ -117,6 +122,11 @@ class _Run:
                     self.index[e["fullUrl"]] = r
                 if isinstance(r.get("id"), str) and isinstance(r.get("resourceType"), str):
                     self.index[f"{r['resourceType']}/{r['id']}"] = r
+
+    @staticmethod
+    def add(ctx: Ctx, kind: str, node: Node, path: str, **values: Any) -> None:
+        """Record a finding of ``kind`` on ``node`` at ``path``."""
+        ctx.issues.append(F.finding(kind, F.At(ctx.prof.label, node.id, path), **values))
 
     # ------------------------------------------------------------------ which profiles
 
@@ -138,7 +148,7 @@ class _Run:
             if prof not in applied:
                 applied.append(prof)
         for prof in applied:
-            self.item(res, prof.root, path, None, prof, issues, res)
+            self.item(res, prof.root, path, None, Ctx(prof, issues, res))
         if rt == "Bundle":
             for i, e in enumerate(res.get("entry") or []):
                 if isinstance(e, dict) and isinstance(e.get("resource"), dict):
@@ -170,44 +180,35 @@ class _Run:
             return [(x, f"{path}.{name}[{i}]", None) for i, x in enumerate(v)]
         return [(v, f"{path}.{name}", None)]
 
-    def element(
-        self,
-        items: list[Any],
-        node: Node,
-        epath: str,
-        prof: Profile,
-        issues: list[Issue],
-        res: dict[str, Any],
-    ) -> None:
+    def element(self, items: list[Any], node: Node, epath: str, ctx: Ctx) -> None:
+        """One constrained element: its cardinality, each value, its slicing."""
         n = len(items)
         if node.min is not None and n < node.min:
-            issues.append(F.too_few(prof.label, node.id, epath, n, node.min))
+            self.add(ctx, "too_few", node, epath, n=n, lo=node.min)
         if node.max is not None and 0 <= node.max < n:
-            issues.append(F.too_many(prof.label, node.id, items[node.max][1], n, node.max))
+            self.add(
+                ctx,
+                "too_many" if node.max else "forbidden",
+                node,
+                items[node.max][1],
+                n=n,
+                hi=node.max,
+            )
         if not n:
             if node.ms and self.layer.must_support and not self.silent:
-                issues.append(F.must_support(prof.label, node.id, epath))
+                self.add(ctx, "must_support", node, epath)
             if node.slicing is not None and any((s.min or 0) > 0 for s in node.slices):
-                self.slice(items, node, epath, prof, issues, res)
+                self.slice(items, node, epath, ctx)
             return
         for value, ipath, ctype in items:
-            self.item(value, node, ipath, ctype, prof, issues, res)
+            self.item(value, node, ipath, ctype, ctx)
         if node.slicing is not None:
-            self.slice(items, node, epath, prof, issues, res)
+            self.slice(items, node, epath, ctx)
 
-    def item(
-        self,
-        value: Any,
-        node: Node,
-        ipath: str,
-        ctype: str | None,
-        prof: Profile,
-        issues: list[Issue],
-        res: dict[str, Any],
-    ) -> None:
+    def item(self, value: Any, node: Node, ipath: str, ctype: str | None, ctx: Ctx) -> None:
+        """One value of a constrained element (or of a slice): its rules, then its children."""
         if value is None:
             return
-        label = prof.label
         types = node.types
         if (
             types is not None
@@ -215,50 +216,56 @@ class _Run:
             and ctype not in types
             and ctype[0].lower() + ctype[1:] not in types
         ):
-            issues.append(F.wrong_type(label, node.id, ipath, ctype, list(types)))
+            self.add(ctx, "wrong_type", node, ipath, got=ctype, allowed=", ".join(types))
         if node.fixed is not None and not fixed_matches(node.fixed, value):
-            issues.append(F.not_fixed(label, node.id, ipath, node.fixed))
+            self.add(ctx, "not_fixed", node, ipath, want=F.show(node.fixed))
         if node.pattern is not None and not pattern_matches(node.pattern, value):
-            issues.append(F.not_pattern(label, node.id, ipath, node.pattern))
+            self.add(ctx, "not_pattern", node, ipath, want=F.show(node.pattern))
         if node.bind is not None:
-            self.binding(value, node, ipath, ctype, prof, issues)
+            values.binding(self, ctx, value, node, ipath, ctype)
         if node.maxlen is not None and isinstance(value, str) and len(value) > node.maxlen:
-            issues.append(F.too_long(label, node.id, ipath, len(value), node.maxlen))
+            self.add(ctx, "too_long", node, ipath, n=len(value), hi=node.maxlen)
         if node.targets is not None and isinstance(value, dict):
-            self.target(value, node, ipath, prof, issues)
+            values.target(self, ctx, value, node, ipath)
         if node.cons:
-            self.constraints(value, node, ipath, ctype, prof, issues, res)
+            values.constraints(self, ctx, value, node, ipath, ctype)
         if node.tprof:
-            self.type_profiles(value, node, ipath, ctype, prof, issues)
+            self.type_profiles(value, node, ipath, ctype, ctx)
         if node.children and isinstance(value, dict):
             for name, child in node.children:
-                self.element(
-                    self.items(value, name, ipath),
-                    child,
-                    f"{ipath}.{name.removesuffix('[x]')}",
-                    prof,
-                    issues,
-                    res,
+                epath = f"{ipath}.{name.removesuffix('[x]')}"
+                self.element(self.items(value, name, ipath), child, epath, ctx)
+
+    def type_profiles(
+        self, value: Any, node: Node, ipath: str, ctype: str | None, ctx: Ctx
+    ) -> None:
+        """A value whose type the profile profiles in turn (not extensions: the engine's
+        extension hook checks those against their definitions wherever they are)."""
+        for t, urls in node.tprof.items():
+            if t == "Extension" or (ctype is not None and ctype != t[0].upper() + t[1:]):
+                continue
+            loaded = [p for p in (self.layer.get(u) for u in urls) if p is not None]
+            if not loaded or not isinstance(value, dict):
+                continue
+            if len(loaded) == 1:
+                res = value if "resourceType" in value else ctx.res
+                self.item(value, loaded[0].root, ipath, None, Ctx(loaded[0], ctx.issues, res))
+            elif not any(self.conforms(value, p.url) for p in loaded):
+                urls_text = " or ".join(p.url for p in loaded)
+                self.add(
+                    ctx, "not_conformant", node, ipath, urls=urls_text, first="no profile matched"
                 )
 
     # ------------------------------------------------------------------ slicing
 
-    def slice(
-        self,
-        items: list[Any],
-        node: Node,
-        epath: str,
-        prof: Profile,
-        issues: list[Issue],
-        res: dict[str, Any],
-    ) -> None:
-        label = prof.label
+    def slice(self, items: list[Any], node: Node, epath: str, ctx: Ctx) -> None:
+        """Assign values to slices; closed / openAtEnd / ordered rules; slice cardinality."""
         slices = node.slices
         usable = [s for s in slices if not any(c[0] == "unknown" for c in s.match)]
         if len(usable) < len(slices) and not self.silent:
             bad = next(s for s in slices if s not in usable)
             why = next(c[2] for c in bad.match if c[0] == "unknown")
-            issues.append(F.slice_unmatchable(label, bad.id, epath, why))
+            self.add(ctx, "slice_unmatchable", bad, epath, why=why)
         assigned: list[list[Any]] = [[] for _ in slices]
         last_slice, seen_unmatched, undecided = -1, False, 0
         for value, ipath, ctype in items:
@@ -277,30 +284,31 @@ class _Run:
             if hit < 0:
                 seen_unmatched = True
                 if node.rules == "closed" and len(usable) == len(slices):
-                    issues.append(F.no_slice(label, node.id, ipath, True))
+                    self.add(ctx, "no_slice", node, ipath)
                 continue
             if node.rules == "openAtEnd" and seen_unmatched:
-                issues.append(F.no_slice(label, node.id, ipath, False))
+                self.add(ctx, "not_at_end", node, ipath)
             if node.ordered and hit < last_slice:
-                issues.append(F.out_of_order(label, node.id, ipath, slices[hit].name or ""))
+                self.add(ctx, "out_of_order", node, ipath, slice=slices[hit].name or "")
             last_slice = max(last_slice, hit)
             assigned[hit].append((value, ipath, ctype))
         if undecided and not self.silent:
-            issues.append(F.slice_unresolved(label, node.id, epath, undecided))
+            self.add(ctx, "slice_unresolved", node, epath, n=undecided)
         for s, got in zip(slices, assigned, strict=True):
             if s not in usable:
                 continue
             n = len(got)
             if s.min is not None and n < s.min and not undecided:
-                issues.append(F.too_few(label, s.id, epath, n, s.min, self._near_miss(s, items)))
+                near = self._near_miss(s, items)
+                self.add(ctx, "too_few", s, epath, n=n, lo=s.min, why=f" ({near})" if near else "")
             if s.max is not None and 0 <= s.max < n:
-                issues.append(F.too_many(label, s.id, got[s.max][1], n, s.max))
+                self.add(ctx, "too_many" if s.max else "forbidden", s, got[s.max][1], n=n, hi=s.max)
             for value, ipath, ctype in got:
-                self.item(value, s, ipath, ctype, prof, issues, res)
+                self.item(value, s, ipath, ctype, ctx)
             if s.slicing is not None and (got or any((x.min or 0) > 0 for x in s.slices)):
-                self.slice(got, s, epath, prof, issues, res)
+                self.slice(got, s, epath, ctx)
             if not got and s.ms and self.layer.must_support and not self.silent:
-                issues.append(F.must_support(label, s.id, epath))
+                self.add(ctx, "must_support", s, epath)
 
     def _near_miss(self, s: Node, items: list[Any]) -> str:
         """Why values of a profile-discriminated slice's type did not conform (for the report)."""
@@ -314,176 +322,11 @@ class _Run:
                         return f"{ipath} does not conform to {u}: {why}"
         return ""
 
-    # ------------------------------------------------------------------ value checks
-
-    def _codings(self, value: Any, t: str) -> list[tuple[str | None, str]] | None:
-        if isinstance(value, str):
-            return [(None, value)]
-        if not isinstance(value, dict):
-            return None
-        if t == "CodeableConcept" or "coding" in value or ("text" in value and "code" not in value):
-            codings = value.get("coding")
-            return (
-                [
-                    (c.get("system"), c["code"])
-                    for c in codings
-                    if isinstance(c, dict) and isinstance(c.get("code"), str)
-                ]
-                if isinstance(codings, list)
-                else []
-            )
-        code = value.get("code")
-        return [(value.get("system"), code)] if isinstance(code, str) else []
-
-    def _member(self, url: str, value: Any) -> bool | None:
-        codings = self._codings(value, "")
-        verdicts = [self.layer.term.member(url, s, c)[0] for s, c in codings or []]
-        return True if True in verdicts else None if None in verdicts else False
-
-    def binding(
-        self,
-        value: Any,
-        node: Node,
-        ipath: str,
-        ctype: str | None,
-        prof: Profile,
-        issues: list[Issue],
-    ) -> None:
-        strength, url = node.bind  # type: ignore[misc]
-        t = ctype or (node.bind_types[0] if len(node.bind_types) == 1 else "")
-        if t and t not in _BINDABLE:
-            return
-        codings = self._codings(value, t)
-        if codings is None:
-            return
-        if not codings:
-            if strength == "required" and t != "Quantity":
-                issues.append(F.no_code(prof.label, node.id, ipath, url))
-            return
-        term = self.layer.term
-        results = [term.member(url, s, c) for s, c in codings]
-        if any(r is True for r, _ in results):
-            return
-        shown = ", ".join(f"{s}|{c}" if s else repr(c) for s, c in codings[:3])
-        strict = self.layer.strict_terminology
-        undecided = next((why for r, why in results if r is None), None)
-        if undecided is not None:
-            if strength == "required":
-                issues.append(
-                    F.undecided(
-                        "error" if strict else "warning",
-                        prof.label,
-                        node.id,
-                        ipath,
-                        url,
-                        shown,
-                        undecided,
-                    )
-                )
-            elif strict:
-                issues.append(
-                    F.undecided("warning", prof.label, node.id, ipath, url, shown, undecided)
-                )
-            return
-        sev = "error" if strength == "required" else "warning"
-        issues.append(F.not_in_vs(sev, prof.label, node.id, ipath, strength, url, shown))  # type: ignore[arg-type]
-
-    def target(
-        self, ref: dict[str, Any], node: Node, ipath: str, prof: Profile, issues: list[Issue]
-    ) -> None:
-        target = self.resolve(ref)
-        if target is None:
-            return
-        allowed = node.targets or []
-        for url in allowed:
-            if url.startswith(_CORE_SD) and url[len(_CORE_SD) :] in self.layer.resources:
-                if target.get("resourceType") == url[len(_CORE_SD) :]:
-                    return
-            elif self.layer.get(url) is None or self.conforms(target, url):
-                return  # a target profile that is not loaded cannot be checked here
-        issues.append(
-            F.bad_target(
-                prof.label, node.id, f"{ipath}.reference", str(target.get("resourceType")), allowed
-            )
-        )
-
-    def type_profiles(
-        self,
-        value: Any,
-        node: Node,
-        ipath: str,
-        ctype: str | None,
-        prof: Profile,
-        issues: list[Issue],
-    ) -> None:
-        for t, urls in node.tprof.items():
-            if t == "Extension" or (ctype is not None and ctype != t[0].upper() + t[1:]):
-                continue  # extensions: checked against their definitions by the engine's hook
-            loaded = [p for p in (self.layer.get(u) for u in urls) if p is not None]
-            if not loaded or not isinstance(value, dict):
-                continue
-            if len(loaded) == 1:
-                self.item(
-                    value,
-                    loaded[0].root,
-                    ipath,
-                    None,
-                    loaded[0],
-                    issues,
-                    value if "resourceType" in value else self.root,
-                )
-                continue
-            if not any(self.conforms(value, p.url) for p in loaded):
-                issues.append(
-                    F.not_conformant(
-                        prof.label, node.id, ipath, [p.url for p in loaded], "no profile matched"
-                    )
-                )
-
-    def constraints(
-        self,
-        value: Any,
-        node: Node,
-        ipath: str,
-        ctype: str | None,
-        prof: Profile,
-        issues: list[Issue],
-        res: dict[str, Any],
-    ) -> None:
-        from fhir_adapter.validation.invariants import compile_constraint, holds
-
-        # a choice value is typed by its suffix; any other by its element's base path
-        base = node.base_path
-        if ctype:
-            base = ctype[0].lower() + ctype[1:] if ctype in self.layer.primitives else ctype
-        for key, sev, human, expr in node.cons:
-            ck = (key, expr, base)
-            compiled = self.layer._cons.get(ck)
-            if compiled is None:
-                try:
-                    compiled = compile_constraint(key, sev, human, expr, base)
-                except Exception as err:
-                    issues.append(
-                        F.constraint_failed(prof.label, node.id, ipath, key, f"cannot parse: {err}")
-                    )
-                    continue
-                self.layer._cons[ck] = compiled
-            memo = (ck, value) if compiled.local and isinstance(value, (str, int, float)) else None
-            try:
-                ok = self.layer._prim_memo.get(memo) if memo is not None else None
-                if ok is None:
-                    ok = holds(compiled, value, res, self.root)
-                    if memo is not None and len(self.layer._prim_memo) < 50_000:
-                        self.layer._prim_memo[memo] = ok  # a primitive's verdict depends on it only
-            except Exception as err:
-                issues.append(F.constraint_failed(prof.label, node.id, ipath, key, str(err)[:200]))
-                continue
-            if not ok:
-                issues.append(
-                    F.constraint(compiled.severity, key, prof.label, node.id, ipath, human)
-                )
-
     # ------------------------------------------------------------------ resolution, conformance
+
+    def member(self, url: str, value: Any) -> bool | None:
+        """Whether a code, Coding or CodeableConcept is in value set ``url`` (None: unknown)."""
+        return values.member(self.layer.term, url, value)
 
     def resolve(self, ref: dict[str, Any]) -> Any:
         """The bundle entry a Reference points at (``urn:uuid``, absolute, or ``Type/id``)."""
@@ -516,7 +359,7 @@ class _Run:
                 found: list[Issue] = []
                 self.silent += 1
                 try:
-                    self.item(value, prof.root, "", None, prof, found, value)
+                    self.item(value, prof.root, "", None, Ctx(prof, found, value))
                 finally:
                     self.silent -= 1
                 errs = [i for i in found if i.severity in ("error", "fatal")]

@@ -1,0 +1,136 @@
+"""Per-value profile rules that need more than the node: bindings (three-valued terminology),
+target profiles of references (resolved inside the bundle) and the constraints a profile adds
+(FHIRPath, with the core invariants' shortcuts)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from fhir_adapter.validation.profiles import checks as F
+from fhir_adapter.validation.profiles.nodes import Node
+from fhir_adapter.validation.profiles.terminology import Terminology
+from fhir_adapter.validation.report import Severity
+
+if TYPE_CHECKING:  # pragma: no cover
+    from fhir_adapter.validation.profiles.walk import Ctx, _Run
+
+_CORE_SD = "http://hl7.org/fhir/StructureDefinition/"
+#: Types a binding applies to (choice suffixes are capitalised).
+_BINDABLE = frozenset(
+    {"code", "Code", "Coding", "CodeableConcept", "Quantity", "string", "String", "uri", "Uri"}
+)
+
+
+def codings(value: Any, t: str) -> list[tuple[str | None, str]] | None:
+    """(system, code) pairs of a code, Coding, CodeableConcept or Quantity; None: not coded."""
+    if isinstance(value, str):
+        return [(None, value)]
+    if not isinstance(value, dict):
+        return None
+    if t == "CodeableConcept" or "coding" in value or ("text" in value and "code" not in value):
+        found = value.get("coding")
+        if not isinstance(found, list):
+            return []
+        return [
+            (c.get("system"), c["code"])
+            for c in found
+            if isinstance(c, dict) and isinstance(c.get("code"), str)
+        ]
+    code = value.get("code")
+    return [(value.get("system"), code)] if isinstance(code, str) else []
+
+
+def member(term: Terminology, url: str, value: Any) -> bool | None:
+    """Whether any coding of ``value`` is in value set ``url`` (None: cannot tell offline)."""
+    verdicts = [term.member(url, s, c)[0] for s, c in codings(value, "") or []]
+    return True if True in verdicts else None if None in verdicts else False
+
+
+def binding(run: _Run, ctx: Ctx, value: Any, node: Node, ipath: str, ctype: str | None) -> None:
+    """A value against the profile's binding, at the binding's strength."""
+    strength, url = node.bind  # type: ignore[misc]
+    t = ctype or (node.bind_types[0] if len(node.bind_types) == 1 else "")
+    if t and t not in _BINDABLE:
+        return
+    found = codings(value, t)
+    if found is None:
+        return
+    if not found:
+        if strength == "required" and t != "Quantity":
+            run.add(ctx, "no_code", node, ipath, url=url)
+        return
+    term = run.layer.term
+    results = [term.member(url, s, c) for s, c in found]
+    if any(r is True for r, _ in results):
+        return
+    shown = ", ".join(f"{s}|{c}" if s else repr(c) for s, c in found[:3])
+    strict = run.layer.strict_terminology
+    why = next((w for r, w in results if r is None), None)
+    if why is None:
+        kind = "not_in_vs" if strength == "required" else "not_in_extensible"
+        run.add(ctx, kind, node, ipath, shown=shown, url=url)
+    elif strength == "required":
+        sev: Severity = "error" if strict else "warning"
+        ctx.issues.append(
+            F.finding(
+                "undecided",
+                F.At(ctx.prof.label, node.id, ipath),
+                sev,
+                shown=shown,
+                url=url,
+                why=why,
+            )
+        )
+    elif strict:
+        run.add(ctx, "undecided", node, ipath, shown=shown, url=url, why=why)
+
+
+def target(run: _Run, ctx: Ctx, ref: dict[str, Any], node: Node, ipath: str) -> None:
+    """A reference's target, when it resolves inside the bundle, against the target profiles."""
+    found = run.resolve(ref)
+    if found is None:
+        return
+    allowed = node.targets or []
+    for url in allowed:
+        if url.startswith(_CORE_SD) and url[len(_CORE_SD) :] in run.layer.resources:
+            if found.get("resourceType") == url[len(_CORE_SD) :]:
+                return
+        elif run.layer.get(url) is None or run.conforms(found, url):
+            return  # a target profile that is not loaded cannot be checked here
+    got = str(found.get("resourceType"))
+    run.add(ctx, "bad_target", node, f"{ipath}.reference", got=got, allowed=", ".join(allowed))
+
+
+def constraints(run: _Run, ctx: Ctx, value: Any, node: Node, ipath: str, ctype: str | None) -> None:
+    """The profile's own constraints on a value; an expression the engine cannot evaluate is
+    reported (information), not skipped silently."""
+    from fhir_adapter.validation.invariants import compile_constraint, holds
+
+    layer = run.layer
+    # a choice value is typed by its suffix; any other by its element's base path
+    base = node.base_path
+    if ctype:
+        base = ctype[0].lower() + ctype[1:] if ctype in layer.primitives else ctype
+    for key, sev, human, expr in node.cons:
+        ck = (key, expr, base)
+        compiled = layer._cons.get(ck)
+        if compiled is None:
+            try:
+                compiled = compile_constraint(key, sev, human, expr, base)
+            except Exception as err:
+                run.add(ctx, "constraint_failed", node, ipath, key=key, err=f"cannot parse: {err}")
+                continue
+            layer._cons[ck] = compiled
+        memo = (ck, value) if compiled.local and isinstance(value, (str, int, float)) else None
+        try:
+            ok = layer._prim_memo.get(memo) if memo is not None else None
+            if ok is None:
+                ok = holds(compiled, value, ctx.res, run.root)
+                if memo is not None and len(layer._prim_memo) < 50_000:
+                    layer._prim_memo[memo] = ok  # a primitive's verdict depends on it only
+        except Exception as err:
+            run.add(ctx, "constraint_failed", node, ipath, key=key, err=str(err)[:200])
+            continue
+        if not ok:
+            at = F.At(ctx.prof.label, node.id, ipath)
+            ctx.issues.append(F.constraint(compiled.severity, key, at, human))
