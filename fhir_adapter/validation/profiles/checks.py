@@ -62,6 +62,11 @@ def constraint(severity: str, key: str, at: At, human: str) -> Issue:
     )
 
 
+def wrong_resource_type(path: str, url: str, rtype: str, ptype: str) -> Issue:
+    """A resource claiming (or asked to meet) a profile of another resource type."""
+    return Issue("error", "profile-type", path, f"profile {url} is for {ptype} resources, not {rtype}", f"remove the claim, or use a {rtype} profile", family="structure")  # fmt: skip
+
+
 def claim_not_loaded(path: str, url: str) -> Issue:
     """A meta.profile claim that was not checked."""
     return Issue("warning", "profile-not-loaded", f"{path}.meta.profile", f"profile {url} is claimed in meta.profile but was not checked: it is not loaded", "load its IG with --ig (or igs=[...])", family="structure")  # fmt: skip

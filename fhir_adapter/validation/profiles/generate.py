@@ -36,6 +36,7 @@ from fhir_adapter.validation.tables import tables as core_tables
 GENERATOR_VERSION = 1
 SHIPPED = Path(__file__).resolve().parents[1] / "data" / "igs"
 _CORE_SD = "http://hl7.org/fhir/StructureDefinition/"
+_JSON_TYPE = {"SimpleQuantity": "Quantity", "MoneyQuantity": "Quantity"}
 _EXT_FN = re.compile(r"""^extension\(['"]([^'"]+)['"]\)$""")
 Lookup = Callable[[str], "dict[str, Any] | None"]
 
@@ -102,8 +103,9 @@ def _own(el: dict[str, Any], sd_url: str, is_slice: bool) -> dict[str, Any]:
         out["max"] = -1 if emax == "*" else int(emax)
     row = _core_row(base.get("path", "")) or {}
     types = el.get("type") or []
-    codes = list(dict.fromkeys(_type_code(t) for t in types))  # snapshot order
-    base_types = set(row.get("types") or [])
+    # JSON type names (a SimpleQuantity is written as a Quantity), in snapshot order
+    codes = list(dict.fromkeys(_JSON_TYPE.get(c, c) for c in map(_type_code, types)))
+    base_types = {_JSON_TYPE.get(c, c) for c in row.get("types") or []}
     if codes and base_types and len(base_types) > 1 and set(codes) < base_types:
         out["types"] = codes
     tprof: dict[str, list[str]] = {}

@@ -148,6 +148,9 @@ class _Run:
             if prof not in applied:
                 applied.append(prof)
         for prof in applied:
+            if prof.type != rt:
+                issues.append(F.wrong_resource_type(path, prof.label, str(rt), prof.type))
+                continue
             self.item(res, prof.root, path, None, Ctx(prof, issues, res))
         if rt == "Bundle":
             for i, e in enumerate(res.get("entry") or []):

@@ -103,6 +103,13 @@ def test_meta_profile_version_and_unloaded_claims() -> None:
     ]
 
 
+def test_a_profile_of_another_resource_type(us_core: Validator) -> None:
+    patient = example(US, "Patient-example.json")
+    patient["meta"] = {"profile": [f"{SD}us-core-blood-pressure"]}
+    (err,) = us_core.validate(patient).errors
+    assert err.rule == "profile-type" and "is for Observation resources, not Patient" in err.message
+
+
 def test_requested_profile_applies_to_bundle_entries() -> None:
     patient = example(US, "Patient-example.json")
     patient.pop("meta", None)
