@@ -21,6 +21,8 @@ SPACING = 124.0
 RING_STEP = 120.0
 #: above this many nodes a depth spills over several rings
 MAX_PER_RING = 40
+#: rings up to this many nodes are reordered for short edges (larger ones keep the clusters)
+SMOOTH_MAX = 200
 
 #: colours by resource type (others get a stable colour from their name)
 COLOURS = {
@@ -122,7 +124,44 @@ def _clustered(nodes: list[int], adj: dict[int, set[int]]) -> list[int]:
         placed.update(cluster)
         out.extend(cluster)
     out.extend(n for n in nodes if n not in placed)
-    return out
+    return _smoothed(out, adj)
+
+
+def _ring_cost(order: list[int], adj: dict[int, set[int]]) -> int:
+    """Total length, in steps around the ring, of the edges between nodes of the ring."""
+    n = len(order)
+    at = {v: k for k, v in enumerate(order)}
+    total = 0
+    for v, k in at.items():
+        for u in adj[v]:
+            if u in at and u > v:
+                d = abs(at[u] - k)
+                total += min(d, n - d)
+    return total
+
+
+def _smoothed(order: list[int], adj: dict[int, set[int]], rounds: int = 12) -> list[int]:
+    """Shorter edges around the ring: each node moves towards the circular mean of itself and
+    its neighbours on the ring, repeated; the shortest order seen is kept."""
+    n = len(order)
+    on_ring = set(order)
+    if not 4 <= n <= SMOOTH_MAX or not any(adj[v] & on_ring for v in order):
+        return order
+    best, best_cost = order, _ring_cost(order, adj)
+    current = order
+    for _ in range(rounds):
+        angle = {v: 2 * math.pi * k / n for k, v in enumerate(current)}
+
+        def target(v: int, angle: dict[int, float] = angle) -> float:
+            around = [angle[v], *(angle[u] for u in adj[v] & on_ring)]
+            mean = math.atan2(sum(map(math.sin, around)), sum(map(math.cos, around)))
+            return mean % (2 * math.pi)
+
+        current = sorted(current, key=target)
+        cost = _ring_cost(current, adj)
+        if cost < best_cost:
+            best, best_cost = current, cost
+    return best
 
 
 def _short(text: str, n: int = 18) -> str:

@@ -213,3 +213,18 @@ def test_every_fixture_reports_completely(case: Path) -> None:
     n = len(bundle["entry"])
     assert html.count('<article class="card') == n == html.count('<g class="node"')
     assert html.count('<path class="edge"') == resolvable_references(bundle)
+
+
+def test_layout_keeps_reports_beside_their_results(seed_bundle: dict[str, Any]) -> None:
+    cards = build_cards(seed_bundle)
+    pos = layout(cards)
+    angle = {i: math.atan2(y, x) for i, (x, y) in pos.items() if i != 0}
+    step = 2 * math.pi / len(angle)
+    gaps = []
+    for card in cards:
+        if card.resource_type == "DiagnosticReport":
+            for r in card.refs:
+                if r.target not in (None, 0):
+                    d = abs(angle[card.index] - angle[r.target])
+                    gaps.append(min(d, 2 * math.pi - d) / step)
+    assert len(gaps) >= 6 and max(gaps) <= 3.01  # neighbours on the ring, not across it
