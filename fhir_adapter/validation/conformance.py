@@ -5,7 +5,8 @@ derived from another, must have the type of the definition they point at (offici
 search-parameter definitions); a composite SearchParameter needs two or more components; a
 SearchParameter's expression must start at one of its bases; and a parameterised ValueSet (HL7
 tools extension ``valueset-parameter``) may only use FHIRPath expressions, which must parse and
-refer to declared parameters.
+refer to declared parameters. A profile renames a choice element only after one of its types;
+a CodeSystem's supplement, property codes and concept property types are consistent.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 from fhir_adapter.validation.codes import ABSOLUTE_URI
 from fhir_adapter.validation.report import Issue
-from fhir_adapter.validation.tables import tables
+from fhir_adapter.validation.tables import choice_names, tables
 
 
 def check(resource: dict[str, Any], path: str, issues: list[Issue]) -> None:
@@ -29,6 +30,10 @@ def check(resource: dict[str, Any], path: str, issues: list[Issue]) -> None:
     elif rt == "ValueSet":
         _valueset_parameters(resource, path, issues)
         _valueset_systems(resource, path, issues)
+    elif rt == "StructureDefinition":
+        _profile_paths(resource, path, issues)
+    elif rt == "CodeSystem":
+        _code_system(resource, path, issues)
 
 
 def canonical_url(resource: dict[str, Any], path: str, issues: list[Issue]) -> None:
@@ -67,6 +72,148 @@ def _valueset_systems(vs: dict[str, Any], path: str, issues: list[Issue]) -> Non
                         family="structure",
                     )
                 )
+
+
+def _code_system(cs: dict[str, Any], path: str, issues: list[Issue]) -> None:
+    """A supplement says so in ``content``; a concept's property refers to a declared property
+    (CodeSystem.concept.property.code) and has its declared type (CodeSystem.property.type);
+    property codes identify properties, so a repeated one is ambiguous (a warning)."""
+    if "supplements" in cs and cs.get("content") not in (None, "supplement"):
+        issues.append(
+            Issue(
+                "error",
+                "structure",
+                f"{path}.content",
+                f"a code system supplement (it has supplements) must have content 'supplement', not {cs.get('content')!r}",
+                "set content to supplement",
+                family="structure",
+            )
+        )
+    declared: dict[str, str] = {}
+    props = cs.get("property")
+    for i, prop in enumerate(props if isinstance(props, list) else []):
+        code = prop.get("code") if isinstance(prop, dict) else None
+        if not isinstance(code, str):
+            continue
+        if code in declared:
+            # a warning: R4's own SNOMED CT code system declares 'Laterality' twice
+            issues.append(
+                Issue(
+                    "warning",
+                    "structure",
+                    f"{path}.property[{i}].code",
+                    f"a property with code {code!r} is already defined: concept properties with this code are ambiguous",
+                    "give each property its own code",
+                    family="structure",
+                )
+            )
+            continue
+        declared[code] = str(prop.get("type"))
+    for p, prop in _concept_properties(cs.get("concept"), f"{path}.concept"):
+        code = prop.get("code")
+        value = next((k[5:] for k in prop if k.startswith("value") and len(k) > 5), None)
+        if not isinstance(code, str) or value is None:
+            continue
+        if code not in declared:
+            issues.append(
+                Issue(
+                    "warning",
+                    "structure",
+                    f"{p}.code",
+                    f"property {code!r} is not declared in CodeSystem.property",
+                    "declare it in CodeSystem.property (code, uri, type)",
+                    family="structure",
+                )
+            )
+        elif value != declared[code] and value != declared[code][:1].upper() + declared[code][1:]:
+            issues.append(
+                Issue(
+                    "error",
+                    "structure",
+                    f"{p}.value{value}",
+                    f"property {code!r} is declared with type {declared[code]}, not {value[:1].lower() + value[1:] if value != 'Coding' else value}",
+                    f"use value{declared[code][:1].upper() + declared[code][1:]}",
+                    family="structure",
+                )
+            )
+
+
+def _concept_properties(concepts: Any, path: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(path, property) of every concept's properties, nested concepts included."""
+    for i, c in enumerate(concepts if isinstance(concepts, list) else []):
+        if not isinstance(c, dict):
+            continue
+        props = c.get("property")
+        for j, prop in enumerate(props if isinstance(props, list) else []):
+            if isinstance(prop, dict):
+                yield f"{path}[{i}].property[{j}]", prop
+        yield from _concept_properties(c.get("concept"), f"{path}[{i}].concept")
+
+
+def _profile_paths(sd: dict[str, Any], path: str, issues: list[Issue]) -> None:
+    """A profile (derivation ``constraint``) of an R4 type may rename a choice element only
+    after one of its types: ``Observation.valueQuantity``, not ``Observation.valueBla``.
+
+    Only this is checked: other steps the tables do not hold are passed over (the tables may
+    lack elements of some types), so an unknown name is never reported on its own."""
+    rtype, types = sd.get("type"), tables()["types"]
+    version = sd.get("fhirVersion")
+    if (
+        sd.get("derivation") != "constraint"
+        or not isinstance(rtype, str)
+        or rtype not in types
+        or (isinstance(version, str) and not version.startswith("4.0"))
+    ):
+        return
+    for part in ("differential", "snapshot"):
+        elements = sd.get(part, {}).get("element") if isinstance(sd.get(part), dict) else None
+        for i, el in enumerate(elements if isinstance(elements, list) else []):
+            p = el.get("path") if isinstance(el, dict) else None
+            bad = _bad_choice_step(p, rtype) if isinstance(p, str) else None
+            if bad is not None:
+                base, allowed = bad
+                issues.append(
+                    Issue(
+                        "error",
+                        "structure",
+                        f"{path}.{part}.element[{i}].path",
+                        f"{p!r} renames {base}[x] after a type it does not have (allowed: {', '.join(allowed)})",
+                        f"use {base}[x], or {base} followed by one of its types (e.g. {base}{allowed[0][0].upper()}{allowed[0][1:]})",
+                        family="structure",
+                    )
+                )
+
+
+def _bad_choice_step(p: str, rtype: str) -> tuple[str, list[str]] | None:
+    """(choice element, its types) when a step of element path ``p`` renames a choice after
+    a type it does not allow; None otherwise (including paths the tables cannot follow)."""
+    steps = p.split(".")
+    if steps[0] != rtype:
+        return None
+    types, tkey = tables()["types"], rtype
+    for step in steps[1:]:
+        els = types.get(tkey, {}).get("el")
+        if els is None:
+            return None
+        row = els.get(step[:-3] if step.endswith("[x]") else step)
+        if row is not None:
+            if len(row["types"]) != 1:
+                return None
+            tkey = row["types"][0]
+            continue
+        renamed = choice_names(tkey).get(step)
+        if renamed is not None:
+            tkey = renamed[1]
+            continue
+        for base, brow in els.items():
+            if (
+                brow.get("choice")
+                and step.startswith(base)
+                and step[len(base) : len(base) + 1].isupper()
+            ):
+                return base, list(brow["types"])
+        return None
+    return None
 
 
 def _known_type(url: Any) -> str | None:

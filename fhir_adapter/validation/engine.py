@@ -59,6 +59,10 @@ LAYERS = (
     "profiles",
 )
 
+#: resource types with checks of their own in ``conformance.check``
+_CONFORMANCE_CHECKED = frozenset(
+    {"CapabilityStatement", "SearchParameter", "ValueSet", "StructureDefinition", "CodeSystem"}
+)
 QUANTITY_TYPES = frozenset(
     {"Quantity", "SimpleQuantity", "MoneyQuantity", "Age", "Count", "Distance", "Duration"}
 )
@@ -337,7 +341,7 @@ class Walker:
             from fhir_adapter.validation import conformance
 
             conformance.canonical_url(node, path, issues)
-            if rt in ("CapabilityStatement", "SearchParameter", "ValueSet"):
+            if rt in _CONFORMANCE_CHECKED:
                 conformance.check(node, path, issues)
         if rt == "Bundle" and (self.do_bundle or self.do_refs):
             check_bundle(

@@ -6,6 +6,7 @@ passes, the broken form is reported with its rule and path.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -307,3 +308,109 @@ def test_search_types_come_from_the_type_parameter() -> None:
     url = "http://example.org/fhir?_type=Observation,DocumentReference&code=x"
     assert _errors(_searchset(url, ("match", obs))) == []
     assert _errors(_searchset(url, ("match", pat))) == [("bundle", "Bundle.entry[0].resource")]
+
+
+# --- conformance resources: profiles rename choices after their types; CodeSystem consistency -
+
+
+def _profile(path: str) -> dict[str, Any]:
+    return {
+        "resourceType": "StructureDefinition",
+        "url": "http://example.org/fhir/StructureDefinition/obs",
+        "name": "Obs",
+        "status": "draft",
+        "kind": "resource",
+        "abstract": False,
+        "type": "Observation",
+        "baseDefinition": "http://hl7.org/fhir/StructureDefinition/Observation",
+        "derivation": "constraint",
+        "differential": {"element": [{"id": path, "path": path}]},
+    }
+
+
+@pytest.mark.parametrize(
+    ("path", "ok"),
+    [
+        ("Observation.value[x]", True),
+        ("Observation.valueQuantity", True),
+        ("Observation.valueQuantity.unit", True),
+        ("Observation.component.valueString", True),
+        ("Observation.valueBla", False),
+        ("Observation.component.valueQuantityX", False),
+    ],
+)
+def test_a_profile_renames_a_choice_only_after_one_of_its_types(path: str, ok: bool) -> None:
+    errors = _errors(_profile(path))
+    assert errors == (
+        [] if ok else [("structure", "StructureDefinition.differential.element[0].path")]
+    )
+
+
+def test_every_profile_of_the_shipped_igs_passes_the_choice_rename_rule() -> None:
+    import tarfile
+    from pathlib import Path
+
+    from fhir_adapter.validation import conformance
+
+    igs = Path(__file__).resolve().parents[2].parent / "shared" / "igs"
+    packages = sorted(igs.glob("*.tgz"))
+    if not packages:
+        pytest.skip("../shared/igs is absent")
+    checked = 0
+    for tgz in packages:
+        with tarfile.open(tgz) as tar:
+            for member in tar.getmembers():
+                if "StructureDefinition-" in member.name and member.name.endswith(".json"):
+                    sd = json.load(tar.extractfile(member))  # type: ignore[arg-type]
+                    issues: list[Any] = []
+                    conformance._profile_paths(sd, "StructureDefinition", issues)
+                    assert issues == [], (tgz.name, member.name, issues)
+                    checked += sd.get("derivation") == "constraint"
+    assert checked > 150
+
+
+def _code_system(**extra: Any) -> dict[str, Any]:
+    return {
+        "resourceType": "CodeSystem",
+        "url": "http://example.org/fhir/CodeSystem/cs",
+        "status": "draft",
+        "content": "complete",
+        "property": [
+            {"code": "notSelectable", "type": "boolean"},
+            {"code": "weight", "type": "decimal"},
+        ],
+        "concept": [
+            {
+                "code": "a",
+                "property": [{"code": "notSelectable", "valueBoolean": True}],
+                "concept": [{"code": "b", "property": [{"code": "weight", "valueDecimal": 1.5}]}],
+            }
+        ],
+        **extra,
+    }
+
+
+def test_code_system_concept_properties_have_their_declared_type() -> None:
+    cs = _code_system()
+    assert _errors(cs) == []
+    cs["concept"][0]["concept"][0]["property"][0] = {"code": "weight", "valueInteger": 2}
+    assert _errors(cs) == [
+        ("structure", "CodeSystem.concept[0].concept[0].property[0].valueInteger")
+    ]
+    cs["concept"][0]["property"].append({"code": "undeclared", "valueString": "x"})
+    warnings = [i.path for i in validate(cs).warnings if i.rule == "structure"]
+    assert "CodeSystem.concept[0].property[1].code" in warnings
+
+
+def test_a_repeated_property_code_warns_a_supplement_says_so() -> None:
+    cs = _code_system(
+        property=[{"code": "p", "type": "code"}, {"code": "p", "type": "code"}],
+        concept=[{"code": "a"}],
+    )
+    report = validate(cs)
+    assert report.ok and any(i.path == "CodeSystem.property[1].code" for i in report.warnings)
+    supplement = _code_system(supplements="http://loinc.org", concept=[{"code": "a"}], property=[])
+    del supplement["property"]
+    assert _errors(supplement) == [("structure", "CodeSystem.content")]
+    supplement["content"] = "supplement"
+    assert _errors(supplement) == []
