@@ -27,7 +27,20 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from validate import make_bundle
+from validate import make_bundle as make_foreign_bundle
+
+
+def make_bundle(n: int, seed: int = 7) -> dict[str, Any]:
+    """bench/validate.py's bundle with its entries in fhir-adapter's own form (conditional create
+    on the business identifier derived from each id), so strategies apply as to converted cases;
+    entries written otherwise would be sent as written."""
+    from fhir_adapter.ids import URI_SYSTEM, business_identifier
+
+    bundle = make_foreign_bundle(n, seed)
+    for e in bundle["entry"]:
+        ident = business_identifier(e["resource"]["id"])
+        e["request"]["ifNoneExist"] = f"identifier={URI_SYSTEM}|{ident['value']}"
+    return bundle
 
 
 @contextlib.contextmanager

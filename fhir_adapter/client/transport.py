@@ -3,9 +3,10 @@
 What ``requests`` and urllib3 do not do, done here:
 
 - a wall-clock deadline per response: a read timeout restarts with every byte, so a server
-  that trickles a byte a second would hold a request for ever. Each attempt arms a timer; when
-  it fires, the socket is shut down and the request fails. (urllib3 has no hook for this; the
-  connection classes below note which socket an attempt uses.)
+  that trickles a byte a second would hold a request for ever. Each attempt arms a timer (one
+  watchdog thread serves them all); when it fires, the socket is shut down and the request
+  fails. (urllib3 has no hook for this; the connection classes below note which socket an
+  attempt uses.)
 - a cap on the decoded size of a body, read as a stream (a 1 MB gzip answer can decode to 1 GB);
 - no redirects: every 3xx comes back to the caller, which decides;
 - a per-thread retry policy on one pooled session.
@@ -14,6 +15,7 @@ What ``requests`` and urllib3 do not do, done here:
 from __future__ import annotations
 
 import contextlib
+import heapq
 import socket
 import threading
 import time
@@ -31,26 +33,64 @@ MAX_BODY = 256 * 1024 * 1024
 _local = threading.local()
 
 
+class _Watchdog:
+    """One daemon thread for the whole process that fires expired :class:`Watch` timers (a
+    thread per request would cost more than the rest of the client's work per request)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._heap: list[tuple[float, int, Watch]] = []
+        self._count = 0
+        self._thread: threading.Thread | None = None
+
+    def add(self, at: float, watch: Watch) -> None:
+        with self._cond:
+            self._count += 1
+            heapq.heappush(self._heap, (at, self._count, watch))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="fhir-adapter-watchdog", daemon=True
+                )
+                self._thread.start()
+            elif self._heap[0][2] is watch:
+                self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._heap:
+                    self._cond.wait()
+                at, _, watch = self._heap[0]
+                delay = at - time.monotonic()
+                if delay > 0:
+                    self._cond.wait(delay)
+                    continue
+                heapq.heappop(self._heap)
+            watch.fire(at)
+
+
+_WATCHDOG = _Watchdog()
+
+
 class Watch:
     """A wall-clock limit on each attempt of one request, from sending to the last byte."""
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
         self.expired = False
-        self._timer: threading.Timer | None = None
         self._conn: Any = None
-        self.started = time.monotonic()
+        self._at: float | None = None  # when the current attempt expires; None when stopped
 
     def arm(self, conn: Any) -> None:
         """A new attempt starts on ``conn``: restart the clock for it."""
-        self.cancel()
         self._conn = conn
-        self.started = time.monotonic()
-        self._timer = threading.Timer(self.seconds, self._fire)
-        self._timer.daemon = True
-        self._timer.start()
+        self._at = time.monotonic() + self.seconds
+        _WATCHDOG.add(self._at, self)
 
-    def _fire(self) -> None:
+    def fire(self, at: float) -> None:
+        """Called by the watchdog: shut the socket if the attempt armed at ``at`` still runs."""
+        if self._at != at:
+            return  # stopped, or a later attempt has its own time
         self.expired = True
         sock = getattr(self._conn, "sock", None)
         if sock is not None:
@@ -59,9 +99,7 @@ class Watch:
 
     def cancel(self) -> None:
         """Stop the clock."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._at = None
 
     def __enter__(self) -> Watch:
         _local.watch = self
