@@ -36,19 +36,9 @@ from validate import make_bundle  # bench/validate.py
 
 from fhir_adapter.convert import convert
 from fhir_adapter.report import render_html
-from fhir_adapter.testing import scaled_bundle
+from fhir_adapter.testing import CHROMIUM_FLAGS, chromium_path, scaled_bundle
 from fhir_adapter.validation import Validator
 
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 FIRST_FRAME = "new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(performance.now()))))"
 
 
@@ -90,15 +80,15 @@ def browser(pages: dict[str, tuple[str, dict[str, Any]]], repeat: int) -> None:
     except ImportError:
         print("browser: skipped (playwright is not installed)")
         return
-    exe = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-    if not Path(exe).is_file():
-        print(f"browser: skipped ({exe} not found; apt-get install chromium)")
+    exe = chromium_path()
+    if exe is None:
+        print("browser: skipped (no Chromium; apt-get install chromium)")
         return
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:
         ctx = p.chromium.launch_persistent_context(
             str(Path(tmp) / "profile"),
             executable_path=exe,
-            args=FLAGS,
+            args=list(CHROMIUM_FLAGS),
             headless=True,
             viewport={"width": 1400, "height": 1000},
         )

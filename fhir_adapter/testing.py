@@ -385,3 +385,25 @@ class HostileServer:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(5)
+
+
+#: Flags for Debian's headless Chromium on these machines (root, no GPU, closed network): the
+#: background-networking ones stop it from reaching out at start.
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
+
+
+def chromium_path() -> str | None:
+    """Debian's Chromium (``/usr/bin/chromium``), one named by ``$CHROMIUM``, or None."""
+    for candidate in (os.environ.get("CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium")):
+        if candidate and Path(candidate).is_file():
+            return candidate
+    return None

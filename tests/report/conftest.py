@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import copy
 import os
-import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,27 +13,10 @@ from typing import Any
 
 import pytest
 
-#: the flags Chromium needs on these machines (root, no GPU, closed network)
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from fhir_adapter.testing import CHROMIUM_FLAGS, chromium_path
+
 #: where screenshots taken by the tests are kept (build/ is not committed)
 ARTIFACTS = Path(__file__).resolve().parents[2] / "build" / "test-artifacts"
-
-
-def chromium_path() -> str | None:
-    """Debian's Chromium, or one named by $CHROMIUM."""
-    for candidate in (os.environ.get("CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium")):
-        if candidate and Path(candidate).is_file():
-            return candidate
-    return None
 
 
 @pytest.fixture(scope="session")
@@ -54,7 +36,7 @@ def browser_context() -> Iterator[Any]:
         ctx = p.chromium.launch_persistent_context(
             profile,
             executable_path=exe,
-            args=CHROMIUM_FLAGS,
+            args=list(CHROMIUM_FLAGS),
             headless=True,
             viewport={"width": 1400, "height": 1000},
         )

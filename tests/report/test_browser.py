@@ -143,6 +143,6 @@ def test_a_1000_resource_bundle_renders_quickly(
 
 @pytest.mark.parametrize("flag", ["--no-sandbox"])
 def test_chromium_flags_are_the_documented_ones(flag: str) -> None:
-    from .conftest import CHROMIUM_FLAGS
+    from fhir_adapter.testing import CHROMIUM_FLAGS
 
     assert flag in CHROMIUM_FLAGS and "--disable-background-networking" in CHROMIUM_FLAGS
