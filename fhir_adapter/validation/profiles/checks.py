@@ -54,11 +54,12 @@ def finding(kind: str, at: At, severity: Severity | None = None, **values: Any) 
     )
 
 
-def constraint(severity: str, key: str, at: At, human: str) -> Issue:
-    """A profile constraint (FHIRPath) that does not hold: its own key and text."""
+def constraint(severity: str, key: str, at: At, human: str, expression: str) -> Issue:
+    """A profile constraint (FHIRPath) that does not hold: its own key, text and expression."""
     sev: Severity = "error" if severity == "error" else "warning"
+    text = f"{human} [profile {at.prof}, element {at.eid}]"
     return Issue(
-        sev, key, at.path, f"{human} [profile {at.prof}, element {at.eid}]", family="invariant"
+        sev, key, at.path, text, f"make it satisfy {key}: {expression}", family="invariant"
     )
 
 

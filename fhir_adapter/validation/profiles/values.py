@@ -133,4 +133,4 @@ def constraints(run: _Run, ctx: Ctx, value: Any, node: Node, ipath: str, ctype: 
             continue
         if not ok:
             at = F.At(ctx.prof.label, node.id, ipath)
-            ctx.issues.append(F.constraint(compiled.severity, key, at, human))
+            ctx.issues.append(F.constraint(compiled.severity, key, at, human, expr))
