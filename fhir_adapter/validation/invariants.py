@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
 
 from fhir_adapter.validation.fastpath import compile_fast, fhirpath_names
@@ -61,9 +62,33 @@ def _has_value(inputs: list[Any]) -> list[bool]:
     return [len(inputs) == 1 and inputs[0] is not None and not isinstance(inputs[0], (dict, list))]
 
 
+#: How ``resolve()`` finds a reference's target while a caller (the profile layer, inside a
+#: bundle) has set one; unset, resolve() stays unsupported, as for the core constraints.
+RESOLVER: ContextVar[Callable[[dict[str, Any]], Any] | None] = ContextVar("resolver", default=None)
+
+
+def _resolve(inputs: list[Any]) -> list[Any]:
+    """FHIRPath ``resolve()`` over the references of the input, through ``RESOLVER``."""
+    find = RESOLVER.get()
+    if find is None:
+        raise NotImplementedError("resolve() needs the bundle the reference points into")
+    from fhirpathpy.engine.nodes import ResourceNode
+
+    out = []
+    for item in inputs:
+        ref = getattr(item, "data", item)
+        target = find(ref) if isinstance(ref, dict) else None
+        if isinstance(target, dict):  # typed by its resourceType, so ``is Practitioner`` works
+            out.append(ResourceNode.create_node(target, target.get("resourceType")))
+    return out
+
+
 _OPTIONS = {
     "traceFn": lambda *args: None,  # FHIRPath trace() must not print
-    "userInvocationTable": {"hasValue": {"fn": _has_value, "arity": {0: []}}},
+    "userInvocationTable": {
+        "hasValue": {"fn": _has_value, "arity": {0: []}},
+        "resolve": {"fn": _resolve, "arity": {0: []}},
+    },
 }
 
 

@@ -4,12 +4,14 @@ target profiles of references (resolved inside the bundle) and the constraints a
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from fhir_adapter.validation.profiles import checks as F
 from fhir_adapter.validation.profiles.nodes import Node
 from fhir_adapter.validation.profiles.terminology import Terminology
 from fhir_adapter.validation.report import Severity
+from fhir_adapter.validation.tables import tables
 
 if TYPE_CHECKING:  # pragma: no cover
     from fhir_adapter.validation.profiles.walk import Ctx, _Run
@@ -101,10 +103,40 @@ def target(run: _Run, ctx: Ctx, ref: dict[str, Any], node: Node, ipath: str) -> 
     run.add(ctx, "bad_target", node, f"{ipath}.reference", got=got, allowed=", ".join(allowed))
 
 
+_PATHS = re.compile(r"^\s*([A-Za-z][\w.]*)(\s+(?:or|and)\s+[A-Za-z][\w.]*)+\s*$")
+
+
+def hl7_booleans(expr: str, base: str) -> str:
+    """``telecom or endpoint`` (US Core pd-1, us-core-13): element paths used as Booleans, which
+    the official validator reads as "exists" and fhirpathpy rejects; rewritten with ``.exists()``
+    when no path is a boolean element (whose value would count instead)."""
+    if not _PATHS.match(expr):
+        return expr
+    parts = re.split(r"\s+(or|and)\s+", expr.strip())
+    paths = parts[::2]
+    if any(_type_at(base, p) in (None, "boolean") for p in paths):
+        return expr
+    return " ".join(p if i % 2 else f"{p}.exists()" for i, p in enumerate(parts))
+
+
+def _type_at(base: str, path: str) -> str | None:
+    """The (first) type of ``path`` below type or backbone ``base`` in the R4 tables."""
+    types = tables()["types"]
+    owner = base
+    t: str | None = None
+    for seg in path.split("."):
+        row = (types.get(owner) or {}).get("el", {}).get(seg)
+        if row is None:
+            return None
+        t = row["types"][0]
+        owner = t
+    return t
+
+
 def constraints(run: _Run, ctx: Ctx, value: Any, node: Node, ipath: str, ctype: str | None) -> None:
     """The profile's own constraints on a value; an expression the engine cannot evaluate is
     reported (information), not skipped silently."""
-    from fhir_adapter.validation.invariants import compile_constraint, holds
+    from fhir_adapter.validation.invariants import RESOLVER, compile_constraint, holds
 
     layer = run.layer
     # a choice value is typed by its suffix; any other by its element's base path
@@ -116,7 +148,7 @@ def constraints(run: _Run, ctx: Ctx, value: Any, node: Node, ipath: str, ctype: 
         compiled = layer._cons.get(ck)
         if compiled is None:
             try:
-                compiled = compile_constraint(key, sev, human, expr, base)
+                compiled = compile_constraint(key, sev, human, hl7_booleans(expr, base), base)
             except Exception as err:
                 run.add(ctx, "constraint_failed", node, ipath, key=key, err=f"cannot parse: {err}")
                 continue
@@ -125,7 +157,11 @@ def constraints(run: _Run, ctx: Ctx, value: Any, node: Node, ipath: str, ctype: 
         try:
             ok = layer._prim_memo.get(memo) if memo is not None else None
             if ok is None:
-                ok = holds(compiled, value, ctx.res, run.root)
+                token = RESOLVER.set(run.resolve)  # resolve() inside the bundle
+                try:
+                    ok = holds(compiled, value, ctx.res, run.root)
+                finally:
+                    RESOLVER.reset(token)
                 if memo is not None and len(layer._prim_memo) < 50_000:
                     layer._prim_memo[memo] = ok  # a primitive's verdict depends on it only
         except Exception as err:

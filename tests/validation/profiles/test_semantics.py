@@ -235,3 +235,53 @@ def test_undecidable_terminology_is_a_warning_naming_the_value_set() -> None:
     )
     strict = validate(patient, igs=["us-core"], strict_terminology=True)
     assert {i.rule for i in strict.errors} == {"terminology-unchecked"}
+
+
+def test_paths_used_as_booleans_and_resolve_in_profile_constraints(us_core: Validator) -> None:
+    bundle = example(US, "Bundle-66c8856b-ba11-4876-8aa8-467aad8c11a2.json")
+    role = next(
+        e["resource"]
+        for e in bundle["entry"]
+        if e["resource"]["resourceType"] == "PractitionerRole"
+    )
+    assert not [i for i in us_core.validate(role).issues if i.rule in ("pd-1", "profile-unchecked")]
+    del role["endpoint"]
+    assert [i.rule for i in us_core.validate(role).errors] == ["pd-1"]  # telecom or endpoint
+    practitioner = example(US, "Practitioner-practitioner-1.json")
+    provenance = {
+        "resourceType": "Provenance",
+        "meta": {"profile": [f"{SD}us-core-provenance"]},
+        "target": [{"reference": "Practitioner/practitioner-1"}],
+        "recorded": "2024-01-02T10:00:00Z",
+        "agent": [
+            {
+                "type": {
+                    "coding": [
+                        {
+                            "system": "http://hl7.org/fhir/us/core/CodeSystem/us-core-provenance-participant-type",
+                            "code": "transmitter",
+                        }
+                    ]
+                },
+                "who": {"reference": "Practitioner/practitioner-1"},
+            }
+        ],
+    }
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [
+            {
+                "fullUrl": "http://example.org/fhir/Provenance/p1",
+                "resource": {**provenance, "id": "p1"},
+            },
+            {
+                "fullUrl": "http://example.org/fhir/Practitioner/practitioner-1",
+                "resource": practitioner,
+            },
+        ],
+    }
+    found = [i for i in us_core.validate(bundle).errors if i.rule == "provenance-1"]
+    assert [i.path for i in found] == [
+        "Bundle.entry[0].resource.agent[0]"
+    ]  # who resolves to a Practitioner
