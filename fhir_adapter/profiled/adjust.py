@@ -75,11 +75,27 @@ def with_profile(resource: dict[str, Any], canonical: str) -> dict[str, Any]:
     return out
 
 
+def _imaging(r: dict[str, Any]) -> bool:
+    return any(
+        c.get("code") == "imaging" for cat in r.get("category", []) for c in cat.get("coding", [])
+    )
+
+
 def finding_value(r: dict[str, Any]) -> None:
-    """A finding's description (its first note) as ``valueString`` when it has no value."""
-    if r["resourceType"] != "Observation" or any(_VALUE_RE.match(k) for k in r):
+    """A finding's description (its first note) as ``valueString`` when it has no value. An
+    imaging finding's measurement (a lesion's size) moves to a component, since radiology result
+    profiles (IPS) take only a string value."""
+    if r["resourceType"] != "Observation":
         return
-    if r.get("hasMember") or r.get("component") or r.get("dataAbsentReason"):
+    if "valueQuantity" in r and _imaging(r) and not r.get("component"):
+        code = r["code"].get("text") or "Finding"
+        r["component"] = [
+            {"code": {"text": f"{code}: measurement"}, "valueQuantity": r.pop("valueQuantity")}
+        ]
+        r.pop("valueString", None)
+    if any(_VALUE_RE.match(k) for k in r):
+        return
+    if r.get("hasMember") or r.get("dataAbsentReason"):
         return
     notes = r.get("note") or []
     if not notes or not notes[0].get("text"):

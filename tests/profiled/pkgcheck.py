@@ -304,6 +304,18 @@ class Checker:
                 if key != sid.rpartition(":")[2]:
                     return False
                 continue
+            if kind == "type" and path not in ("$this", "resource", "resolve()"):
+                # a choice child told apart by its type (IPS radiology components: value[x])
+                el = self.els.get(f"{sid}.{path}[x]") or self.els.get(f"{sid}.{path}")
+                if el is None or not isinstance(v, dict):
+                    return False
+                allowed = {t["code"][0].upper() + t["code"][1:] for t in el.get("type", [])}
+                given = [
+                    k[len(path) :] for k in v if k.startswith(path) and k[len(path) :][:1].isupper()
+                ]
+                if not given or given[0] not in allowed:
+                    return False
+                continue
             target_el = self.els.get(sid if path == "$this" else f"{sid}.{path}")
             if kind in ("value", "pattern"):
                 node = v if path == "$this" else (v.get(path) if isinstance(v, dict) else None)
