@@ -24,7 +24,6 @@ ADDON = {
         "standard_chest_x_ray_abnormal": ("168734001", "Standard chest X-ray abnormal"),
         "eruption": ("271807003", "Eruption"),
     },
-    "procedures": {"bronchoscopy": ("10847001", "Bronchoscopy")},
     "specimen_types": {"sputum_specimen": ("119334006", "Sputum specimen")},
 }
 
