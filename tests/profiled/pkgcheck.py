@@ -286,7 +286,12 @@ class Checker:
         if c["key"] in ("ele-1", "ext-1") or any(x in c["expression"] for x in OFFLINE_UNSUPPORTED):
             return
         steps = [part.partition(":")[0].replace("[x]", "") for part in eid.split(".")]
-        expr = c["expression"] if len(steps) == 1 else f"{'.'.join(steps)}.all({c['expression']})"
+        # An invariant holds on a node unless it evaluates to false there: an empty result passes
+        # (so all() gets "empty or true", e.g. us-core-1 on an effectivePeriod).
+        inner = c["expression"]
+        expr = (
+            inner if len(steps) == 1 else f"{'.'.join(steps)}.all(({inner}).empty() or ({inner}))"
+        )
         try:
             out = fhirpathpy.evaluate(self.root, expr, model=models["r4"])
         except Exception as err:  # reported, never skipped
