@@ -54,6 +54,7 @@ ALLOWED_SYSTEMS = {
     HL7_PREFIX + "v2-0487",
     "http://hl7.org/fhir/uv/ips/CodeSystem/absent-unknown-uv-ips",
     HL7_PREFIX + "v3-RouteOfAdministration",
+    HL7_PREFIX + "v3-ActSite",
 }
 #: Acquisition modalities from DICOM PS3.16 CID 29 that an adapter might meet. "XR" is not a
 #: DICOM modality; "OT" is left out (not an acquisition modality in current CID 29).
