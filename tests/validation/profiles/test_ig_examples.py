@@ -6,11 +6,14 @@ checks here rightly report; each is listed with its reason."""
 from __future__ import annotations
 
 import json
+import subprocess
 import tarfile
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from fhir_adapter.errors import InputError
 from fhir_adapter.validation import Validator
 
 from .conftest import examples, ig_tgz
@@ -96,4 +99,51 @@ def test_every_example_validates_clean_against_its_profiles(package: str) -> Non
                 continue
             problems.append(f"{name}: {i}")
     assert checked >= 40 and applied >= 40, (checked, applied)
+    assert not problems, "\n".join(problems)
+
+
+def test_ips_2_from_npm_loads_offline_and_its_examples_are_clean(tmp_path: Path) -> None:
+    """Out of sample: IPS 2.0.0 (not shipped; on the npm registry), whose extension and
+    terminology dependencies are not available offline, loads with allow_missing_dependencies
+    and validates its own examples without an error."""
+    try:
+        subprocess.run(
+            ["npm", "pack", "hl7.fhir.uv.ips@2.0.0", "--silent"],
+            cwd=tmp_path,
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
+    except (OSError, subprocess.SubprocessError) as err:
+        pytest.skip(f"cannot fetch hl7.fhir.uv.ips@2.0.0 with npm: {err}")
+    (tgz,) = tmp_path.glob("*.tgz")
+    with pytest.raises(InputError, match=r"hl7\.fhir\.uv\.extensions\.r4#5\.2\.0"):
+        Validator(igs=[str(tgz)])
+    plain = Validator(igs=[str(tgz)], allow_missing_dependencies=True)
+    assert "hl7.fhir.uv.extensions.r4#5.2.0" in plain.profile_set.missing
+    with tarfile.open(tgz) as tar:
+        ig = json.load(tar.extractfile("package/ImplementationGuide-hl7.fhir.uv.ips.json"))  # type: ignore[arg-type]
+        examples = [
+            (m.name, json.load(tar.extractfile(m)))  # type: ignore[arg-type]
+            for m in tar.getmembers()
+            if m.name.startswith("package/example/") and m.name.endswith(".json")
+        ]
+    canonicals = {
+        r["reference"]["reference"]: r["exampleCanonical"]
+        for r in ig["definition"]["resource"]
+        if r.get("exampleCanonical")
+    }
+    problems, applied = [], 0
+    for name, res in examples:
+        canonical = canonicals.get(f"{res.get('resourceType')}/{res.get('id')}")
+        if canonical is None or plain.profile_set.profile(canonical) is None:
+            continue
+        applied += 1
+        v = Validator(igs=[str(tgz)], profiles=[canonical], allow_missing_dependencies=True)
+        problems += [
+            f"{name}: {i}"
+            for i in v.validate(res).errors
+            if not any(t in i.message for t in TOLERATED)
+        ]
+    assert applied >= 30
     assert not problems, "\n".join(problems)
