@@ -177,18 +177,24 @@ class Loader:
 
         cached = cache_dir() / f"{pkg.key}-{pkg.digest[:20]}-g{GENERATOR_VERSION}.json.gz"
         if self.use_cache and cached.is_file():
-            got = _read_table(cached)
-            if self.allow_missing or not got["package"].get("missing"):
+            try:
+                got = _read_table(cached)
+            except (OSError, ValueError, EOFError):
+                got = None  # a damaged cache file is rebuilt
+            if got is not None and (self.allow_missing or not got["package"].get("missing")):
                 self.tables[pkg.key] = got
                 return got
         got = self.tables[pkg.key] = self.build_table(
             pkg, pk.read_resources(pkg), offline_waived=self.allow_missing
         )
         if self.use_cache:
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cached.with_suffix(f".tmp{os.getpid()}")
-            tmp.write_bytes(dump(got))
-            tmp.replace(cached)
+            try:
+                cached.parent.mkdir(parents=True, exist_ok=True)
+                tmp = cached.with_suffix(f".tmp{os.getpid()}")
+                tmp.write_bytes(dump(got))
+                tmp.replace(cached)  # atomic: a concurrent reader sees the old file or the new
+            except OSError:
+                pass  # an unwritable cache only costs the next run a rebuild
         return got
 
     def build_table(

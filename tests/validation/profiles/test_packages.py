@@ -90,6 +90,22 @@ def test_tgz_is_generated_once_then_cached(tmp_path: Path) -> None:
     assert cached[0].stat().st_mtime_ns == before  # reused, not regenerated
 
 
+def test_damaged_or_unwritable_cache_is_not_fatal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = "http://example.org/fhir/StructureDefinition/needs-birthdate"
+    tgz = make_tgz(
+        tmp_path / "p.tgz", {"name": "example.pkg", "version": "0.2.0"}, {"SD.json": _profile(url)}
+    )
+    Validator(igs=[str(tgz)])
+    (cached,) = cache_dir().glob("example.pkg#0.2.0-*.json.gz")
+    cached.write_bytes(b"not gzip")
+    assert Validator(igs=[str(tgz)], profiles=[url]).validate({"resourceType": "Patient"}).errors
+    cached.unlink()
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tgz))  # a file: the cache folder cannot be made
+    assert Validator(igs=[str(tgz)], profiles=[url]).validate({"resourceType": "Patient"}).errors
+
+
 def test_unpacked_folder_and_fhir_package_cache(tmp_path: Path) -> None:
     url = "http://example.org/fhir/StructureDefinition/needs-birthdate"
     tgz = make_tgz(
