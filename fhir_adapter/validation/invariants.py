@@ -184,6 +184,8 @@ class Invariants:
             for c in self._raw.get(key, ()):
                 try:
                     got.append(_Compiled(c[0], c[1], c[2], c[3], base=key))
+                except ImportError:
+                    raise  # fhirpathpy missing: never validate silently without invariants
                 except Exception:
                     continue  # an expression fhirpathpy cannot parse: skipped (see tests)
             self._compiled[key] = got
