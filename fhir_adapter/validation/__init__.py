@@ -34,7 +34,8 @@ from fhir_adapter.validation.jsontext import (
     loads_strict,
     too_deep,
 )
-from fhir_adapter.validation.report import Issue, Report
+from fhir_adapter.validation.lines import read_lines
+from fhir_adapter.validation.report import Issue, LineNumbers, Report
 
 __all__ = ["LAYERS", "Issue", "Report", "Validator", "resource_label", "validate"]
 
@@ -77,6 +78,15 @@ class Validator:
         must_support: bool = False,
         allow_missing_dependencies: bool = False,
     ) -> None:
+        self._init_args = {  # to pickle as options (see __reduce__)
+            "only": only,
+            "skip": skip,
+            "igs": list(igs),
+            "profiles": list(profiles),
+            "strict_extensions": strict_extensions,
+            "strict_terminology": strict_terminology,
+            "must_support": must_support,
+        }
         self.layers = _layers(only, skip)
         self._allow_missing = allow_missing_dependencies
         self._options: dict[str, Any] = {
@@ -185,7 +195,7 @@ class Validator:
         lines validated; ``progress(characters_read, resources_done)`` is called after each line.
         """
         if path.suffix == ".ndjson":
-            lines: list[int] = []
+            lines = LineNumbers()
             report = Report(source=str(path), ndjson_lines=lines)
             for line_no, rep, size in self._ndjson(path):
                 lines.append(line_no)
@@ -199,24 +209,47 @@ class Validator:
             raise InputError(f"cannot read: {err}", file=str(path), fix="check the path") from None
         return self.validate_text(text, source=str(path))
 
-    def iter_ndjson(self, path: Path) -> Iterator[tuple[int, Report]]:
-        """Validate an NDJSON file line by line (bounded memory): (line number, Report) pairs."""
-        for n, rep, _ in self._ndjson(path):
+    def iter_ndjson(
+        self, path: Path, *, start: int = 0, end: int | None = None
+    ) -> Iterator[tuple[int, Report]]:
+        """Validate an NDJSON file line by line (bounded memory): (line number, Report) pairs.
+
+        Lines end at ``\\n`` (NDJSON); blank lines are skipped. ``start``/``end`` restrict the
+        work to a byte range that begins at a line start (for parallel workers); line numbers
+        then count from that start. A line that is not UTF-8 gets a fatal issue of its own.
+        """
+        for n, rep, _ in self._ndjson(path, start, end):
             yield n, rep
 
-    def _ndjson(self, path: Path) -> Iterator[tuple[int, Report, int]]:
-        """(line number, Report, characters read including blank lines) per non-empty line."""
-        try:
-            fh = path.open(encoding="utf-8")
-        except OSError as err:
-            raise InputError(f"cannot read: {err}", file=str(path), fix="check the path") from None
-        with fh:
+    def _ndjson(
+        self, path: Path, start: int = 0, end: int | None = None
+    ) -> Iterator[tuple[int, Report, int]]:
+        """(line number, Report, bytes read including blank lines) per non-empty line."""
+        size = 0
+        for n, raw in enumerate(read_lines(path, start, end), 1):
+            size += len(raw)
+            if not raw.strip():
+                continue
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                yield n, _not_utf8(err, f"{path}:{n}"), size
+            else:
+                yield n, self.validate_text(line, source=f"{path}:{n}"), size
             size = 0
-            for n, line in enumerate(fh, 1):
-                size += len(line)
-                if line.strip():
-                    yield n, self.validate_text(line, source=f"{path}:{n}"), size
-                    size = 0
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickles as its options: a worker process compiles its own copy."""
+        return (_rebuild, (self._init_args,))
+
+
+def _rebuild(options: dict[str, Any]) -> Validator:
+    return Validator(**options)
+
+
+def _not_utf8(err: UnicodeDecodeError, source: str) -> Report:
+    message = f"not UTF-8: {err.reason} at byte {err.start + 1} of the line"
+    return Report([Issue("fatal", "json", "(input)", message, line=1, family="json")], source)
 
 
 def _too_deep(path: str) -> Issue:

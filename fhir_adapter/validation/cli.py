@@ -37,6 +37,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--warnings-as-errors", action="store_true", help="exit 1 on warnings too")
     parser.add_argument("--only", help=f"comma-separated layers to run ({LAYER_NAMES})")
     parser.add_argument("--skip", help="comma-separated layers to skip")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="worker processes (default 1; 0: one per CPU); large NDJSON files are split by lines",
+    )
     add_profile_arguments(parser)
 
 
@@ -93,36 +100,6 @@ def _split(v: str | None) -> list[str] | None:
     return [x.strip() for x in v.split(",") if x.strip()] if v else None
 
 
-def _inputs(names: list[str]) -> list[Any]:
-    """Every input as a Path, or ``"-"`` for stdin; directories expanded; missing files refused."""
-    from pathlib import Path
-
-    from fhir_adapter.errors import InputError
-
-    out: list[Any] = []
-    for name in names:
-        if name == "-":
-            out.append(name)
-            continue
-        path = Path(name)
-        if path.is_dir():
-            found = sorted(
-                p for p in path.rglob("*") if p.suffix in (".json", ".ndjson") and p.is_file()
-            )
-            if not found:
-                raise InputError(
-                    "no .json or .ndjson files in this directory",
-                    file=name,
-                    fix="give a directory holding FHIR JSON, or the files themselves",
-                )
-            out.extend(found)
-        elif not path.is_file():
-            raise InputError("file not found", file=name, fix="check the path")
-        else:
-            out.append(path)
-    return out
-
-
 def _stdin(validator: Any) -> Any:
     """stdin as one JSON document, or as NDJSON (one Report, issues on stdin's line numbers)."""
     import dataclasses
@@ -146,36 +123,31 @@ def run(args: argparse.Namespace) -> int:
     """Validate each input; write the results in the chosen format; return the exit code."""
     from pathlib import Path
 
+    from fhir_adapter.bulk.validate import expand_inputs, validate_paths
     from fhir_adapter.progress import Progress
     from fhir_adapter.validation import Validator
     from fhir_adapter.validation.config import profile_options
     from fhir_adapter.validation.formats import RENDERERS, FileResult
 
     validator = Validator(only=_split(args.only), skip=_split(args.skip), **profile_options(args))
-    inputs = _inputs(args.files)
+    inputs = expand_inputs(args.files)
     sizes = [p.stat().st_size if isinstance(p, Path) else 0 for p in inputs]
     results: list[FileResult] = []
     done = {"resources": 0, "invalid": 0}  # shown beside the bar, with resources/s
     with Progress(sum(sizes) or None, desc="validate", scale_bytes=True) as bar:
 
-        def step(chars: int, _resources: int) -> None:
-            done["resources"] += 1
-            bar.advance(chars, done)
+        def step(size: int, resources: int) -> None:
+            done["resources"] += resources
+            bar.advance(size, done)
 
-        for path, size in zip(inputs, sizes, strict=True):
-            if path == "-":
+        reports = validate_paths(inputs, validator, jobs=args.jobs, progress=step)
+        for path, report in zip(inputs, reports, strict=True):
+            if report is None:
                 report = _stdin(validator)
-            elif path.suffix == ".ndjson":
-                report = validator.validate_file(path, progress=step)
-            else:
-                report = validator.validate_file(path)
-                done["resources"] += 1
             name = "<stdin>" if path == "-" else str(path)
             result = FileResult(name, report, args.warnings_as_errors)
             results.append(result)
             done["invalid"] += result.failed
-            if path == "-" or path.suffix != ".ndjson":
-                bar.advance(size, done)
     if args.format == "html":
         from fhir_adapter.report import validation_html
 

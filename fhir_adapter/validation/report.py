@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -63,6 +63,59 @@ class Issue:
         return text
 
 
+class LineNumbers:
+    """Ascending line numbers held as runs of consecutive numbers: memory grows with the gaps
+    (blank lines), not with the lines, so a report on a huge NDJSON file stays small."""
+
+    __slots__ = ("_len", "_runs")
+
+    def __init__(self, numbers: Iterable[int] = ()) -> None:
+        self._runs: list[list[int]] = []  # [first, last + 1]
+        self._len = 0
+        for n in numbers:
+            self.append(n)
+
+    def append(self, n: int) -> None:
+        """Add ``n`` (greater than every number held)."""
+        if self._runs and self._runs[-1][1] == n:
+            self._runs[-1][1] = n + 1
+        else:
+            self._runs.append([n, n + 1])
+        self._len += 1
+
+    def extend(self, other: LineNumbers, offset: int = 0) -> None:
+        """Add ``other``'s numbers plus ``offset`` (all greater than every number held)."""
+        for first, stop in other._runs:
+            if self._runs and self._runs[-1][1] == first + offset:
+                self._runs[-1][1] = stop + offset
+            else:
+                self._runs.append([first + offset, stop + offset])
+        self._len += other._len
+
+    def __len__(self) -> int:
+        return self._len
+
+    def __iter__(self) -> Iterator[int]:
+        for first, stop in self._runs:
+            yield from range(first, stop)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, LineNumbers):
+            return self._runs == other._runs
+        return isinstance(other, (list, tuple)) and list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __getstate__(self) -> tuple[list[list[int]], int]:
+        return self._runs, self._len
+
+    def __setstate__(self, state: tuple[list[list[int]], int]) -> None:
+        self._runs, self._len = state
+
+    def __repr__(self) -> str:
+        return f"LineNumbers({', '.join(f'{a}-{b - 1}' for a, b in self._runs)})"
+
+
 @dataclass(repr=False)
 class Report:
     """All issues found in one validation pass, in input order."""
@@ -70,7 +123,7 @@ class Report:
     issues: list[Issue] = field(default_factory=list)
     source: str | None = None
     #: for an NDJSON file: the line numbers of the resources validated (one per non-empty line)
-    ndjson_lines: list[int] | None = None
+    ndjson_lines: LineNumbers | list[int] | None = None
 
     #: how many issues ``str(report)`` lists before summarising the rest
     STR_LIMIT = 20

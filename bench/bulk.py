@@ -1,0 +1,310 @@
+"""Benchmark: bulk convert and parallel validation, --jobs 1 and 2 against one process, same run.
+
+Convert: N synthetic case files (default 10,000), made from the fixtures by changing only the
+case id and marking the title as a synthetic benchmark copy: the clinical content is the
+fixtures' own, repeated; no new facts. Baseline: the public API one case at a time in one
+process (load_case -> convert -> validate -> write a bundle), what a script would do without
+the bulk command. Then `fhir-adapter convert DIR --ndjson OUT --jobs 1` and `--jobs 2`.
+
+Validate: a generated NDJSON file (default 1 GB) of valid resources of 8 types, from
+bench/validate.py's seeded generator with a new seed per 10,000 resources (the validator
+memoises values that passed; fresh data keeps it honest). Baseline: Validator.validate_file in
+one process. Then `fhir-adapter validate FILE --jobs 1` and `--jobs 2`; peak RSS of the largest
+process at two input sizes (a quarter of the file, and all of it) for --jobs 2.
+
+The machines are shared: the script also times a pure-Python CPU burn in 1 and 2 processes
+before and after each part; that ratio is the most any --jobs 2 figure could reach then.
+
+Every run is a fresh process; peak RSS is that of the largest process of the run (the CLI or
+one of its workers). Correctness is checked alongside: every case converted, the two exports
+byte-identical, every resource valid, the same report text from every run.
+
+Spark (--spark, needs the spark extra and Java 17): validate_ndjson on the quarter-size file in
+local[1] and local[2], written to Parquet: resources/s and MB/s per core, for the cluster
+projection in the README.
+
+Usage: python bench/bulk.py [--cases 10000] [--ndjson-mb 1000] [--spark] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+PY = sys.executable
+CLI = str(Path(PY).with_name("fhir-adapter"))
+
+# Runs a command and prints "<wall seconds> <peak RSS KiB of the largest process>" last.
+MEASURE = """
+import resource, subprocess, sys, time
+t0 = time.perf_counter()
+p = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+dt = time.perf_counter() - t0
+sys.stdout.buffer.write(p.stdout)
+sys.stderr.buffer.write(p.stderr)
+print(f"\\n@@ {dt:.3f} {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss} {p.returncode}")
+"""
+
+BASELINE_CONVERT = """
+import sys, orjson
+from pathlib import Path
+from fhir_adapter import convert, load_case
+from fhir_adapter.validation import Validator
+v = Validator()
+out = Path(sys.argv[2]); out.mkdir()
+n = bad = 0
+for p in sorted(Path(sys.argv[1]).glob("*.case.yaml")):
+    bundle = convert(load_case(p), bundle_type="collection")
+    bad += not v.validate(bundle).ok
+    (out / (p.name + ".json")).write_bytes(orjson.dumps(bundle))
+    n += len(bundle["entry"])
+print(n, bad)
+"""
+
+SPARK_VALIDATE = """
+import os, sys, time
+os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+from pyspark.sql import SparkSession
+cores, path, out = sys.argv[1], sys.argv[2], sys.argv[3]
+spark = (SparkSession.builder.master(f"local[{cores}]").config("spark.ui.enabled", "false")
+         .config("spark.ui.showConsoleProgress", "false").getOrCreate())
+spark.sparkContext.setLogLevel("ERROR")
+from fhir_adapter.spark import validate_ndjson
+warm = out + ".warm.ndjson"  # JVM and Python workers warmed up on the first 2,000 lines
+with open(path, "rb") as src, open(warm, "wb") as dst:
+    dst.writelines(line for _, line in zip(range(2000), src))
+validate_ndjson(spark, [warm]).write.mode("overwrite").parquet(out)
+t = time.perf_counter()
+validate_ndjson(spark, [path]).write.mode("overwrite").parquet(out)
+dt = time.perf_counter() - t
+df = spark.read.parquet(out)
+print(dt, df.count(), df.where("not valid").count(), spark.read.text(path).rdd.getNumPartitions())
+"""
+
+BASELINE_VALIDATE = """
+import sys
+from pathlib import Path
+from fhir_adapter.validation import Validator
+print(Validator().validate_file(Path(sys.argv[1])).to_text())
+"""
+
+
+def _burn(n: int) -> int:
+    total = 0
+    for i in range(n):
+        total += i * i
+    return total
+
+
+def machine_ceiling(n: int = 20_000_000) -> float:
+    """What 2 processes gain over 1 on a pure-Python CPU burn right now (the shared machine's
+    ceiling for any --jobs 2 figure taken at the same time)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    t = time.perf_counter()
+    _burn(n)
+    _burn(n)
+    one = time.perf_counter() - t
+    with ProcessPoolExecutor(2) as pool:
+        pool.submit(_burn, 1).result()  # workers started
+        t = time.perf_counter()
+        list(pool.map(_burn, [n, n]))
+        two = time.perf_counter() - t
+    return one / two
+
+
+def measure(cmd: list[str]) -> tuple[float, int, str, int]:
+    """(wall seconds, peak RSS MB of the largest process, stdout, exit code) of a fresh run."""
+    p = subprocess.run(
+        [PY, "-c", MEASURE, *cmd], capture_output=True, text=True, cwd=ROOT, check=False
+    )
+    out, _, tail = p.stdout.rpartition("\n@@ ")
+    wall, rss, code = tail.split()
+    if int(code) not in (0,):
+        sys.stderr.write(p.stderr)
+        raise SystemExit(f"failed ({code}): {' '.join(cmd)}")
+    return float(wall), int(rss) // 1024, out, int(code)
+
+
+def make_cases(n: int, folder: Path) -> None:
+    """Synthetic case files: the fixtures with a new case id and a title saying so."""
+    fixtures = sorted((ROOT / "fixtures").glob("*.case.yaml"))
+    texts = [(f, f.read_text(encoding="utf-8")) for f in fixtures]
+    folder.mkdir(parents=True)
+    for k in range(n):
+        src, text = texts[k % len(texts)]
+        case_id = next(x.split(":", 1)[1].strip() for x in text.splitlines() if x.startswith("id:"))
+        new_id = f"synthetic-{k:05d}-{case_id}"[:64]
+        out = text.replace(f"id: {case_id}\n", f"id: {new_id}\n", 1).replace(
+            "\ntitle: ", f"\ntitle: Synthetic benchmark copy {k} of {src.name} - ", 1
+        )
+        (folder / f"synthetic-{k:05d}.case.yaml").write_text(out, encoding="utf-8")
+
+
+def make_ndjson(path: Path, megabytes: float) -> int:
+    """A file of about ``megabytes`` MB of valid resources; returns the resource count."""
+    sys.path.insert(0, str(HERE))
+    from validate import make_bundle
+
+    size = count = 0
+    seed = 1000
+    with path.open("w", encoding="utf-8") as fh:
+        while size < megabytes * 1e6:
+            for e in make_bundle(10_000, seed=seed)["entry"]:
+                line = json.dumps(e["resource"], separators=(",", ":")) + "\n"
+                fh.write(line)
+                size += len(line.encode())
+                count += 1
+                if size >= megabytes * 1e6:
+                    break
+            seed += 1
+    return count
+
+
+def tree_digest(folder: Path) -> str:
+    h = hashlib.sha256()
+    for p in sorted(folder.rglob("*")):
+        if p.is_file():
+            h.update(p.relative_to(folder).as_posix().encode() + b"\0" + p.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def row(label: str, seconds: float, units: int, unit: str, rss: int, base: float) -> None:
+    print(
+        f"  {label:<34} {seconds:8.1f} s  {units / seconds:>10,.0f} {unit}/s  "
+        f"x{base / seconds:4.2f}  peak RSS {rss:>5} MB"
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cases", type=int, default=10_000)
+    ap.add_argument("--ndjson-mb", type=float, default=1000)
+    ap.add_argument("--keep", help="work in this directory and keep it (default: a temp dir)")
+    ap.add_argument(
+        "--spark", action="store_true", help="also time fhir_adapter.spark in local mode"
+    )
+    args = ap.parse_args()
+    work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench-bulk-"))
+    work.mkdir(parents=True, exist_ok=True)
+    print(
+        f"machine: {platform.platform()}, {os.cpu_count()} CPUs (shared), "
+        f"Python {platform.python_version()}; load average at start {os.getloadavg()[0]:.1f}"
+    )
+    try:
+        print(f"machine ceiling: 2 processes vs 1 on a CPU burn: x{machine_ceiling():.2f}")
+        if args.cases:
+            bench_convert(args.cases, work)
+            print(f"machine ceiling now: x{machine_ceiling():.2f}")
+        if args.ndjson_mb:
+            bench_validate(args.ndjson_mb, work)
+            print(f"machine ceiling now: x{machine_ceiling():.2f}")
+            if args.spark:
+                bench_spark(work)
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def bench_convert(n: int, work: Path) -> None:
+    cases = work / "cases"
+    if not cases.is_dir():
+        make_cases(n, cases)
+    print(f"\nconvert: {n:,} synthetic case files (fixtures with new ids, titles marked synthetic)")
+    for d in ("bundles", "out1", "out2"):
+        shutil.rmtree(work / d, ignore_errors=True)
+    t0, rss0, out, _ = measure([PY, "-c", BASELINE_CONVERT, str(cases), str(work / "bundles")])
+    resources, bad = map(int, out.split())
+    t1, rss1, _, _ = measure(
+        [CLI, "convert", str(cases), "--ndjson", str(work / "out1"), "--jobs", "1"]
+    )
+    t2, rss2, _, _ = measure(
+        [CLI, "convert", str(cases), "--ndjson", str(work / "out2"), "--jobs", "2"]
+    )
+    manifest = json.loads((work / "out2" / "manifest.json").read_text())
+    written = sum(o["count"] for o in manifest["output"])
+    same = tree_digest(work / "out1") == tree_digest(work / "out2")
+    print(
+        f"  correctness: baseline {resources:,} resources, {bad} invalid bundles; export "
+        f"{written:,} resources, {len(manifest['error'])} error files; --jobs 1 and 2 "
+        f"byte-identical: {same}"
+    )
+    row("one process (public API, per case)", t0, n, "cases", rss0, t0)
+    row("fhir-adapter convert --jobs 1", t1, n, "cases", rss1, t0)
+    row("fhir-adapter convert --jobs 2", t2, n, "cases", rss2, t0)
+    print(
+        f"  --jobs 2 / one process: x{t0 / t2:.2f}; --jobs 2 / --jobs 1: x{t1 / t2:.2f} (target >= 1.7)"
+    )
+    print(f"  resources/s at --jobs 2: {written / t2:,.0f}")
+
+
+def bench_validate(megabytes: float, work: Path) -> None:
+    big = work / "big.ndjson"
+    small = work / "quarter.ndjson"
+    if not big.is_file():
+        t = time.perf_counter()
+        make_ndjson(big, megabytes)
+        make_ndjson(small, megabytes / 4)
+        print(f"\n(generated the NDJSON files in {time.perf_counter() - t:.0f} s)")
+    lines = sum(1 for _ in big.open("rb"))
+    size = big.stat().st_size
+    print(
+        f"\nvalidate: {size / 1e6:,.0f} MB NDJSON, {lines:,} generated valid resources of 8 types"
+    )
+    t0, rss0, out0, _ = measure([PY, "-c", BASELINE_VALIDATE, str(big)])
+    t1, rss1, out1, _ = measure([CLI, "validate", str(big), "--jobs", "1"])
+    t2, rss2, out2, _ = measure([CLI, "validate", str(big), "--jobs", "2"])
+    _, rssq, _, _ = measure([CLI, "validate", str(small), "--jobs", "2"])
+    same = out0.strip().endswith("valid (0 errors, 0 warnings)") and out1 == out2
+    print(f"  correctness: every run reports the file valid, 0 errors, 0 warnings: {same}")
+    row("one process (Validator.validate_file)", t0, lines, "resources", rss0, t0)
+    row("fhir-adapter validate --jobs 1", t1, lines, "resources", rss1, t0)
+    row("fhir-adapter validate --jobs 2", t2, lines, "resources", rss2, t0)
+    print(
+        f"  --jobs 2 / one process: x{t0 / t2:.2f}; --jobs 2 / --jobs 1: x{t1 / t2:.2f} (target >= 1.7)"
+    )
+    print(f"  MB/s at --jobs 2: {size / 1e6 / t2:,.1f}; per core: {size / 1e6 / t2 / 2:,.1f}")
+    print(
+        f"  memory, --jobs 2: peak RSS {rssq} MB at {small.stat().st_size / 1e6:,.0f} MB input, "
+        f"{rss2} MB at {size / 1e6:,.0f} MB input (flat: the largest process holds one piece)"
+    )
+
+
+def bench_spark(work: Path) -> None:
+    """fhir_adapter.spark.validate_ndjson in local mode on the quarter-size file, to Parquet."""
+    small = work / "quarter.ndjson"
+    size = small.stat().st_size
+    lines = sum(1 for _ in small.open("rb"))
+    print(
+        f"\nspark local mode: validate_ndjson on {size / 1e6:,.0f} MB ({lines:,} resources) -> Parquet"
+    )
+    for cores in (1, 2):
+        p = subprocess.run(
+            [PY, "-c", SPARK_VALIDATE, str(cores), str(small), str(work / "parquet")],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            check=True,
+        )
+        dt, rows, invalid, parts = p.stdout.split()
+        dt_f = float(dt)
+        print(
+            f"  local[{cores}]: {dt_f:6.1f} s  {lines / dt_f:>8,.0f} resources/s  "
+            f"{size / 1e6 / dt_f / cores:5.1f} MB/s per core  ({rows} rows, {invalid} invalid, "
+            f"{parts} input partitions; includes the line-count scan)"
+        )
+
+
+if __name__ == "__main__":
+    main()
