@@ -15,7 +15,6 @@ _WS = re.compile(r"[ \t\n\r]*")
 _scanstring: Callable[[str, int], tuple[str, int]] = json.decoder.scanstring  # type: ignore[attr-defined]
 _scan_once: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
-
 #: The deepest JSON nesting validated; orjson (which also encodes what the client sends) stops
 #: at the same depth. Real resources need a few dozen levels.
 MAX_DEPTH = 254

@@ -259,6 +259,7 @@ def test_cli_bulk_convert(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
         (["--ndjson", "OUT", "-o", "x.json"], "not a bundle"),
         (["--ndjson", "OUT", "--type", "collection"], "not a bundle"),
         (["--ndjson", "OUT", "--report", "r.html"], "not a bundle"),
+        (["--ndjson", "OUT", "--profile", "us-core"], "plain R4"),
     ],
 )
 def test_cli_usage_errors(
