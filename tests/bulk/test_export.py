@@ -20,6 +20,8 @@ from fhir_adapter.paths import FIXTURES_DIR, SEED_CASE
 from fhir_adapter.validation import Validator
 
 SECOND_CASE = FIXTURES_DIR / "t2dm-metformin.case.yaml"
+#: every fixture case, in the export's (path) order
+FIXTURE_CASES = find_cases([FIXTURES_DIR])
 
 
 def read_export(out: Path) -> dict[str, list[dict[str, Any]]]:
@@ -63,7 +65,8 @@ def fixtures_export(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_one_file_per_type_with_every_resource_of_every_case(fixtures_export: Path) -> None:
     found = read_export(fixtures_export)
     expected: dict[str, list[str]] = {}
-    for case in (SEED_CASE, SECOND_CASE):  # path order: sle-... before t2dm-...
+    assert len(FIXTURE_CASES) >= 3
+    for case in FIXTURE_CASES:
         for r in to_resources(load_case(case)):
             expected.setdefault(r["resourceType"], []).append(r["id"])
     assert {t: [r["id"] for r in rs] for t, rs in found.items()} == expected
@@ -82,7 +85,10 @@ def test_references_are_literal_and_resolve_inside_the_export(fixtures_export: P
     # only references are rewritten: business identifiers are those of the bundle
     patient = found["Patient"][0]
     bundled = next(
-        e["resource"] for e in convert(SEED_CASE)["entry"] if e["resource"]["id"] == patient["id"]
+        e["resource"]
+        for case in FIXTURE_CASES
+        for e in convert(case)["entry"]
+        if e["resource"]["id"] == patient["id"]
     )
     assert patient["identifier"] == bundled["identifier"]
     assert patient["identifier"][0]["value"].startswith("urn:uuid:")
@@ -176,7 +182,7 @@ def test_invalid_fhir_skips_the_case_with_exit_1(
 
     monkeypatch.setattr(export, "literal_references", spoil)
     result = export_ndjson([FIXTURES_DIR], tmp_path / "out")
-    assert result.exit_code == 1 and result.converted == 1
+    assert result.exit_code == 1 and result.converted == len(FIXTURE_CASES) - 1
     assert "Patient.gender" in result.failures[0].problems[0]
     assert result.failures[0].outcome["issue"][0]["expression"] == ["Patient.gender"]
     result = export_ndjson([FIXTURES_DIR], tmp_path / "out", validate=False)
@@ -202,7 +208,7 @@ def test_a_failed_export_leaves_the_previous_one_and_no_debris(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no staging left behind
     monkeypatch.undo()
     export_ndjson([FIXTURES_DIR], out)  # an earlier export is replaced as a whole
-    assert len(read_export(out)["Patient"]) == 2
+    assert len(read_export(out)["Patient"]) == len(FIXTURE_CASES)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
     mode = out.stat().st_mode & 0o777
     umask = os.umask(0)
@@ -247,8 +253,9 @@ def test_cli_bulk_convert(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     err = capsys.readouterr().err
     assert code == 2
     assert f"skipped {tmp_path / 'bad.case.yaml'}" in err
-    assert "from 2 of 3 cases; 1 cases skipped" in err
-    assert len(read_export(tmp_path / "out")["Patient"]) == 2
+    n = len(FIXTURE_CASES)
+    assert f"from {n} of {n + 1} cases; 1 cases skipped" in err
+    assert len(read_export(tmp_path / "out")["Patient"]) == n
 
 
 @pytest.mark.parametrize(
