@@ -257,6 +257,8 @@ def check_bundle(
             version = (
                 (r.get("meta") or {}).get("versionId") if isinstance(r.get("meta"), dict) else None
             )
+            if not isinstance(version, str):
+                version = None  # a malformed versionId (reported by the structure layer)
             if (fu, version) in seen and btype != "history":
                 issues.append(
                     Issue(

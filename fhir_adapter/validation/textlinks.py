@@ -30,9 +30,10 @@ def _ids(node: Any, out: set[str]) -> set[str]:
 
 def check_text_links(narrative: dict[str, Any], root: Any, p: str, issues: list[Issue]) -> None:
     """Check the textLink extensions of one Narrative (``root``: the whole input)."""
+    exts = narrative.get("extension")
     links = [
         e
-        for e in narrative.get("extension") or []
+        for e in (exts if isinstance(exts, list) else [])
         if isinstance(e, dict) and e.get("url") == TEXT_LINK
     ]
     if not links:
@@ -42,7 +43,10 @@ def check_text_links(narrative: dict[str, Any], root: Any, p: str, issues: list[
     html_ids = {a or b for a, b in _HTML_ID.findall(div)}
     ids: set[str] | None = None
     for link in links:
-        parts = {x.get("url"): x for x in link.get("extension") or [] if isinstance(x, dict)}
+        subs = link.get("extension")
+        parts = (
+            {x.get("url"): x for x in subs if isinstance(x, dict)} if isinstance(subs, list) else {}
+        )
         htmlid = (parts.get("htmlid") or {}).get("valueString")
         if isinstance(htmlid, str) and htmlid not in html_ids:
             issues.append(

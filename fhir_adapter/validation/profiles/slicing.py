@@ -44,7 +44,7 @@ def values_at(
                 if isinstance(v, dict):
                     nxt.extend(
                         e
-                        for e in v.get("extension") or []
+                        for e in _list(v.get("extension"))
                         if isinstance(e, dict) and e.get("url") == m.group(1)
                     )
         elif (m := _OF_TYPE.match(seg)) is not None:
@@ -70,6 +70,11 @@ def values_at(
                     nxt.append(got)
         current = nxt
     return current
+
+
+def _list(v: Any) -> list[Any]:
+    """A JSON array, or nothing when the value is not one (the structure layer reports that)."""
+    return v if isinstance(v, list) else []
 
 
 def choice_types(item: Any, path: str, resolve: Callable[[dict[str, Any]], Any]) -> list[str]:

@@ -34,12 +34,17 @@ def codings(value: Any, t: str) -> list[tuple[str | None, str]] | None:
         if not isinstance(found, list):
             return []
         return [
-            (c.get("system"), c["code"])
+            (_text(c.get("system")), c["code"])
             for c in found
             if isinstance(c, dict) and isinstance(c.get("code"), str)
         ]
     code = value.get("code")
-    return [(value.get("system"), code)] if isinstance(code, str) else []
+    return [(_text(value.get("system")), code)] if isinstance(code, str) else []
+
+
+def _text(v: Any) -> str | None:
+    """A system URI, or None when it is not a string (the structure layer reports that)."""
+    return v if isinstance(v, str) else None
 
 
 def member(term: Terminology, url: str, value: Any) -> bool | None:

@@ -19,7 +19,7 @@ from fhir_adapter.validation.profiles import checks as F
 from fhir_adapter.validation.profiles import values
 from fhir_adapter.validation.profiles.load import ProfileSet
 from fhir_adapter.validation.profiles.nodes import Node, Profile
-from fhir_adapter.validation.profiles.slicing import Matcher, fixed_matches, pattern_matches
+from fhir_adapter.validation.profiles.slicing import Matcher, _list, fixed_matches, pattern_matches
 from fhir_adapter.validation.profiles.terminology import Terminology
 from fhir_adapter.validation.report import Issue
 from fhir_adapter.validation.tables import tables
@@ -114,7 +114,7 @@ class _Run:
         self.matcher = Matcher(self.resolve, self.conforms, self.member)
         self.silent = 0  # > 0 while checking conformance (a slice or target test): no notes
         if isinstance(root, dict) and root.get("resourceType") == "Bundle":
-            for e in root.get("entry") or []:
+            for e in _list(root.get("entry")):
                 r = e.get("resource") if isinstance(e, dict) else None
                 if not isinstance(r, dict):
                     continue
@@ -153,10 +153,10 @@ class _Run:
                 continue
             self.item(res, prof.root, path, None, Ctx(prof, issues, res))
         if rt == "Bundle":
-            for i, e in enumerate(res.get("entry") or []):
+            for i, e in enumerate(_list(res.get("entry"))):
                 if isinstance(e, dict) and isinstance(e.get("resource"), dict):
                     self.resource(e["resource"], f"{path}.entry[{i}].resource", issues)
-        for i, c in enumerate(res.get("contained") or []):
+        for i, c in enumerate(_list(res.get("contained"))):
             if isinstance(c, dict):
                 self.resource(c, f"{path}.contained[{i}]", issues)
 
