@@ -61,3 +61,14 @@ def test_fixture_references_resolve_and_come_first_outside_loops(path: Path) -> 
         assert later == in_loop, f"{url} comes before {later - in_loop}, outside any loop"
         seen.add(url)
     R4BBundle.model_validate(bundle)
+
+
+def test_there_are_format_2_fixtures_each_with_a_facts_test() -> None:
+    """At least three published cases in format /2, each named by a facts test in tests/."""
+    import yaml
+
+    v2 = [p for p in FIXTURES if yaml.safe_load(p.read_text())["format"].endswith("/2")]
+    assert len(v2) >= 3
+    facts = "".join(p.read_text() for p in Path(__file__).parent.glob("test_facts_*.py"))
+    for p in v2:
+        assert f'"{p.name}"' in facts, f"{p.name} has no facts test"

@@ -81,16 +81,20 @@ def _imaging(r: dict[str, Any]) -> bool:
     )
 
 
+_COMPONENT_VALUES = {"valueQuantity": "measurement", "valueCodeableConcept": "presence"}
+
+
 def finding_value(r: dict[str, Any]) -> None:
     """A finding's description (its first note) as ``valueString`` when it has no value. An
-    imaging finding's measurement (a lesion's size) moves to a component, since radiology result
-    profiles (IPS) take only a string value."""
+    imaging finding's coded or measured value (a lesion's size, "absent") moves to a component,
+    since radiology result profiles (IPS) take only a string value."""
     if r["resourceType"] != "Observation":
         return
-    if "valueQuantity" in r and _imaging(r) and not r.get("component"):
+    moved = [k for k in _COMPONENT_VALUES if k in r]
+    if moved and _imaging(r) and not r.get("component"):
         code = r["code"].get("text") or "Finding"
         r["component"] = [
-            {"code": {"text": f"{code}: measurement"}, "valueQuantity": r.pop("valueQuantity")}
+            {"code": {"text": f"{code}: {_COMPONENT_VALUES[k]}"}, k: r.pop(k)} for k in moved
         ]
         r.pop("valueString", None)
     if any(_VALUE_RE.match(k) for k in r):

@@ -350,6 +350,34 @@ def test_ips_takes_every_format_2_part(profiled: Profiled) -> None:
     assert "no-allergy-info" not in json.dumps(bundle)
 
 
+def test_ips_radiology_findings_keep_their_value_in_a_component(profiled: Profiled) -> None:
+    """IPS radiology results take only valueString: a measured or an absent imaging finding
+    keeps its value as a component (found by the papilloma and renal-artery fixtures)."""
+    fixtures = {c.name.split(".")[0]: c for c in CASES}
+    for name, kind, expected in (
+        ("endobronchial-squamous-papilloma", "measurement", "valueQuantity"),
+        ("spontaneous-renal-artery-dissection", "presence", "valueCodeableConcept"),
+    ):
+        bundle = profiled(fixtures[name], "ips")
+        moved = [
+            r
+            for r in resources(bundle, "Observation")
+            if any(c["code"]["text"].endswith(f": {kind}") for c in r.get("component", []))
+        ]
+        assert moved, name
+        for r in moved:
+            assert expected not in r  # the description may follow as valueString
+            (component,) = r["component"]
+            assert expected in component
+    absent = [
+        c["valueCodeableConcept"]
+        for r in resources(profiled(fixtures["spontaneous-renal-artery-dissection"], "ips"))
+        for c in r.get("component", [])
+        if "valueCodeableConcept" in c
+    ]
+    assert {x["coding"][0]["code"] for x in absent} == {"2667000"}
+
+
 def test_us_core_takes_every_format_2_part(profiled: Profiled) -> None:
     bundle = profiled(ALL_PARTS, "us-core")
     kinds = {r["resourceType"]: claims(r) for r in resources(bundle)}
