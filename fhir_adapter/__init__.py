@@ -10,16 +10,30 @@ Public API (imported lazily so that ``import fhir_adapter`` and ``fhir-adapter -
 
 from __future__ import annotations
 
+import sys
 from importlib import import_module
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-# ``convert`` is also the name of a submodule: import the function now (cheap: standard library
-# only) so the package attribute is the function, not the module.
-from fhir_adapter.convert import convert
+
+class _Package(ModuleType):
+    """This package's module type: ``fhir_adapter.convert`` stays the function. ``convert`` is
+    also a submodule, and importing a submodule sets it as the package's attribute; that
+    assignment is turned into the submodule's function, so the function can be imported lazily
+    (the submodule pulls in the case model and the mappers, which ``--help`` must not load)."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "convert" and isinstance(value, ModuleType):
+            value = value.convert
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 _LAZY = {
+    "convert": "fhir_adapter.convert",
     "load_case": "fhir_adapter.case",
     "Case": "fhir_adapter.case",
     "validate": "fhir_adapter.validation",
@@ -30,6 +44,7 @@ _LAZY = {
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from fhir_adapter.api import post
     from fhir_adapter.case import Case, load_case
+    from fhir_adapter.convert import convert
     from fhir_adapter.validation import Validator, validate
 
 __all__ = ["Case", "Validator", "__version__", "convert", "load_case", "post", "validate"]

@@ -1,0 +1,63 @@
+"""Start-up: ``import fhir_adapter`` and ``fhir-adapter --help`` load no case model, mapper or
+converter, and ``fhir_adapter.convert`` is the function however it is reached."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+#: What start-up must not load: the case model, mappers, converter and tables (and what they pull in).
+HEAVY = (
+    "fhir_adapter.case",
+    "fhir_adapter.mappers",
+    "fhir_adapter.convert",
+    "fhir_adapter.terminology",
+    "fhir_adapter.profiled",
+)
+#: Prints ``LOADED [...]``: the HEAVY modules (or their submodules) in ``sys.modules``.
+REPORT = (
+    f"print('LOADED', sorted(m for m in sys.modules for h in {HEAVY!r} "
+    "if m == h or m.startswith(h + '.')))"
+)
+
+
+def _run(code: str) -> str:
+    """``code`` in a fresh interpreter (a clean ``sys.modules``); its stdout."""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return done.stdout
+
+
+def test_import_fhir_adapter_loads_no_case_model_or_mappers() -> None:
+    out = _run(f"import sys, fhir_adapter\n{REPORT}")
+    assert "LOADED []" in out
+
+
+def test_help_loads_no_case_model_or_mappers() -> None:
+    out = _run(
+        "import sys\nfrom fhir_adapter.cli import main\n"
+        f"try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n{REPORT}"
+    )
+    assert "LOADED []" in out
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        "import fhir_adapter",
+        "from fhir_adapter import convert",
+        "import fhir_adapter.convert",
+        "from fhir_adapter.convert import to_resources",
+        "import fhir_adapter.api; fhir_adapter.api.load_input(None)",
+        "from fhir_adapter import load_case; load_case()",
+    ],
+)
+def test_fhir_adapter_convert_is_the_function_whatever_is_imported_first(first: str) -> None:
+    out = _run(
+        f"{first}\nimport fhir_adapter\nfrom fhir_adapter import convert\n"
+        "import fhir_adapter.convert as also\n"
+        "print(callable(fhir_adapter.convert), convert is fhir_adapter.convert is also, "
+        "fhir_adapter.convert()['resourceType'])"
+    )
+    assert out.split() == ["True", "True", "Bundle"]
