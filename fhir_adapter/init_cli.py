@@ -89,8 +89,8 @@ def _yaml_text(text: str) -> str:
 def run(args: argparse.Namespace) -> int:
     """Write the skeleton (and the schema beside it); it is loaded first to prove it is valid."""
     from fhir_adapter.case import parse_case
-    from fhir_adapter.convert_cli import write_atomic
     from fhir_adapter.errors import InputError
+    from fhir_adapter.files import write_atomic
     from fhir_adapter.schema_cli import schema_file, schema_text
 
     path = Path(args.case)

@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     """Print or write the schema."""
     text = schema_text(args.version)
     if args.output:
-        from fhir_adapter.convert_cli import write_atomic
+        from fhir_adapter.files import write_atomic
 
         path = Path(args.output)
         write_atomic(path, text)

@@ -8,13 +8,15 @@ import sys
 
 import pytest
 
-#: What start-up must not load: the case model, mappers, converter and tables (and what they pull in).
+#: What start-up must not load: the case model, mappers, converter and tables, and tempfile
+#: (shutil, random and the compression modules).
 HEAVY = (
     "fhir_adapter.case",
     "fhir_adapter.mappers",
     "fhir_adapter.convert",
     "fhir_adapter.terminology",
     "fhir_adapter.profiled",
+    "tempfile",
 )
 #: Prints ``LOADED [...]``: the HEAVY modules (or their submodules) in ``sys.modules``.
 REPORT = (

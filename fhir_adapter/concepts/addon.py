@@ -196,7 +196,7 @@ def add_concept(
 ) -> tuple[Path, list[NewCoding]]:
     """Append concept ``key`` to ``directory/<table>.yaml`` (created when missing); returns the
     file and the codings written. Nothing is written when any check fails."""
-    from fhir_adapter.convert_cli import write_atomic
+    from fhir_adapter.files import write_atomic
     from fhir_adapter.terminology import _load_table
 
     check_target(key, table, term, override)

@@ -103,7 +103,7 @@ def write_html(
     title: str | None = None,
 ) -> Path:
     """Write :func:`render_html` to ``path`` atomically; returns the path."""
-    from fhir_adapter.convert_cli import write_atomic
+    from fhir_adapter.files import write_atomic
 
     html = render_html(bundle, report=report, validate=validate, igs=igs, title=title)
     out = Path(path)

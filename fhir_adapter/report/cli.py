@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     """Validate (unless told not to), render, write; returns the exit code."""
     from pathlib import Path
 
-    from fhir_adapter.convert_cli import write_atomic
+    from fhir_adapter.files import write_atomic
     from fhir_adapter.report import load_bundle
     from fhir_adapter.report.page import bundle_page
 
