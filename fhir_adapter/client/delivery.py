@@ -97,7 +97,11 @@ def _check_identity(
         if where and where.rstrip("/") != base:
             return _problem(er, f"the server answered Location {er.location}, not on {base}")
         if rtype != step.resource_type:
-            return _problem(er, f"the server answered Location {er.location} for a {rtype}")
+            return _problem(
+                er,
+                f"the server answered Location {er.location}, of type {rtype}, for "
+                f"{step.method} {step.url}",
+            )
     if step.known_id is not None:
         if er.id is not None and er.id != step.known_id:
             return _problem(er, f"the server answered id {er.id} for {step.method} {step.url}")

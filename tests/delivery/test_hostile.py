@@ -157,6 +157,21 @@ def test_a_retry_after_beyond_the_budget_ends_the_post_at_once() -> None:
         assert err.partial is not None and len(err.partial.entries) == len(bundle["entry"])
 
 
+def test_after_a_pause_beyond_the_budget_a_later_request_stops_at_once() -> None:
+    """A 429 asking for an hour pauses the whole client: a request that starts afterwards (a
+    worker picking up the next entry, the next post on the same client) is refused at once
+    instead of sleeping out the pause."""
+    with HostileServer([Answer(429, headers={"Retry-After": "3600"}), CAPS]) as srv:
+        with FhirClient(srv.base, retry_budget=20, backoff=0.0) as c:
+            with pytest.raises(DeliveryError, match="3600 s"):
+                c.request("GET", "metadata")
+            err, took = _in_thread(lambda: c.request("GET", "metadata"), 10)
+        assert isinstance(err, DeliveryError), err
+        assert "pause" in str(err) and "stopped without sending it" in str(err)
+        assert took < 3
+        assert len(srv.requests) == 1  # the second request was never sent
+
+
 def test_a_retry_after_within_the_budget_is_waited_for_then_retried() -> None:
     with HostileServer([Answer(429, headers={"Retry-After": "1"}), CAPS]) as srv:
         t0 = time.monotonic()
@@ -232,6 +247,22 @@ def test_credentials_never_go_to_a_plain_http_proxy(monkeypatch: pytest.MonkeyPa
     FhirClient("https://ehr.example/fhir", auth=BearerToken(SECRET)).close()  # a TLS tunnel
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
     FhirClient("http://127.0.0.1:9/fhir", auth=BearerToken(SECRET)).close()  # proxy bypassed
+
+
+def test_the_smart_assertion_never_goes_to_a_plain_http_proxy() -> None:
+    import requests
+
+    auth = SmartBackendAuth(
+        "https://ehr.example/fhir",
+        "client",
+        _pem(),
+        alg="ES384",
+        token_url="http://127.0.0.1:9/token",  # http is allowed to loopback, not via a proxy
+    )
+    with requests.Session() as session:
+        session.proxies = {"http": "http://proxy.example:3128"}
+        with pytest.raises(DeliveryError, match=r"plain-http proxy http://proxy\.example:3128"):
+            auth.refresh(session)
 
 
 # -- 8: credentials -------------------------------------------------------------------------------

@@ -205,6 +205,19 @@ def test_a_location_naming_another_id_fails_the_entry_and_its_dependents() -> No
     assert [r.path.split("/")[2] for r in _writes(srv)] == ["Patient"]
 
 
+def test_a_location_naming_another_resource_type_fails_the_entry() -> None:
+    def location(method: str, url: str, rid: str) -> str:
+        rtype = url.split("/")[0]
+        return f"Observation/{rid}/_history/1" if rtype == "Patient" else f"{url}/_history/1"
+
+    with HostileServer(_echo(capability(), location)) as srv, FhirClient(srv.base) as c:
+        result = post(convert(SMALL), client=c, mode="each")
+    patient = result.entries[0]
+    assert not patient.ok and patient.id is None
+    assert "of type Observation" in patient.outcome_text()
+    assert all(e.not_sent for e in result.entries[1:])
+
+
 def test_a_location_on_another_host_fails_the_entry() -> None:
     def location(method: str, url: str, rid: str) -> str:
         return f"https://elsewhere.example/fhir/{url.split('/')[0]}/{rid}"
