@@ -28,16 +28,24 @@ def load_bundle(source: Any) -> tuple[Any, str | None]:
     """A bundle or resource as parsed JSON, and its text when it came from a file or text.
 
     Accepts a dict, a ``fhir.resources`` model, JSON text, or a path to a ``.json`` file.
+    Input nested deeper than the validator reads is refused (the page's walks would exhaust
+    the stack).
     """
+    from fhir_adapter.validation.jsontext import too_deep
+
     if hasattr(source, "model_dump_json"):
         return json.loads(source.model_dump_json(exclude_none=True)), None
     if isinstance(source, dict):
+        if too_deep(source):
+            raise _too_deep(None)
         return source, None
     text: str
+    where: str | None = None  # the file, for error messages
     if isinstance(source, Path) or (
         isinstance(source, str) and not source.lstrip().startswith(("{", "["))
     ):
         path = Path(source)
+        where = str(path)
         if path.suffix == ".ndjson":
             raise InputError(
                 "an NDJSON file holds many resources, not one bundle",
@@ -52,18 +60,33 @@ def load_bundle(source: Any) -> tuple[Any, str | None]:
         text = source.decode() if isinstance(source, bytes) else str(source)
     try:
         data = json.loads(text)
+        deep = too_deep(data)
     except json.JSONDecodeError as err:
-        where = str(source) if isinstance(source, Path) else None
         raise InputError(
             f"not valid JSON: {err.msg}", file=where, line=err.lineno, fix="fix the JSON syntax"
         ) from None
+    except RecursionError:  # Python's JSON parser gives up near 1,000 levels
+        deep = True
+    if deep:
+        raise _too_deep(where)
     if not isinstance(data, dict) or not isinstance(data.get("resourceType"), str):
         raise InputError(
             "not a FHIR resource (no resourceType)",
-            file=str(source) if isinstance(source, Path) else None,
+            file=where,
             fix="give a Bundle or a resource in FHIR JSON",
         )
     return data, text
+
+
+def _too_deep(where: str | None) -> InputError:
+    from fhir_adapter.validation.jsontext import MAX_DEPTH
+
+    return InputError(
+        f"nests more than {MAX_DEPTH} levels deep; a report cannot show it",
+        file=where,
+        fix="check how it was made (FHIR resources need a few dozen levels); "
+        "`fhir-adapter validate` reports the same input as one fatal issue",
+    )
 
 
 def render_html(

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from fhir_adapter.cli import main
+from fhir_adapter.errors import InputError
 from fhir_adapter.paths import FIXTURES_DIR
 from fhir_adapter.report import render_html, write_html
 from fhir_adapter.report.graph import SPACING, layout
@@ -228,3 +229,35 @@ def test_layout_keeps_reports_beside_their_results(seed_bundle: dict[str, Any]) 
                     d = abs(angle[card.index] - angle[r.target])
                     gaps.append(min(d, 2 * math.pi - d) / step)
     assert len(gaps) >= 6 and max(gaps) <= 3.01  # neighbours on the ring, not across it
+
+
+def _nested_bundle(levels: int) -> str:
+    """A one-Patient bundle whose extension nests ``levels`` deep (JSON text)."""
+    inner = '{"url": "http://x.example/e", "valueString": "v"}'
+    nested = '{"url": "http://x.example/e", "extension": [' * levels + inner + "]}" * levels
+    return (
+        '{"resourceType": "Bundle", "type": "collection", "entry": [{"fullUrl": "urn:uuid:1", '
+        f'"resource": {{"resourceType": "Patient", "id": "1", "extension": [{nested}]}}}}]}}'
+    )
+
+
+@pytest.mark.parametrize("levels", [300, 600, 5000])
+def test_input_nested_too_deep_is_refused_clearly(
+    levels: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "deep.json"
+    path.write_text(_nested_bundle(levels))
+    assert main(["report", str(path), "-o", str(tmp_path / "deep.html")]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}: nests more than 254 levels deep" in err and "Traceback" not in err
+    assert not (tmp_path / "deep.html").exists()
+    with pytest.raises(InputError, match="nests more than 254 levels"):
+        render_html(_nested_bundle(levels), validate=False)
+
+
+def test_a_deep_dict_is_refused_too() -> None:
+    node: dict[str, Any] = {"reference": "Patient/1"}
+    for _ in range(3000):
+        node = {"extension": [{"url": "http://x.example/e", "valueReference": node}]}
+    with pytest.raises(InputError, match="nests more than 254 levels"):
+        render_html({"resourceType": "Patient", "id": "1", **node}, validate=False)
