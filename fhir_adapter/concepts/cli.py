@@ -186,23 +186,29 @@ def _print_json(data: Any) -> None:
 
 def _show(args: argparse.Namespace) -> int:
     from fhir_adapter.concepts.addon import parse_code
-    from fhir_adapter.concepts.index import Entry, lookup, table_entries
+    from fhir_adapter.concepts.index import offline_entry, table_entries
+    from fhir_adapter.concepts.search import suggest_key
     from fhir_adapter.errors import InputError
     from fhir_adapter.suggest import close_matches, did_you_mean
 
     term = _terminology()
     if "|" in args.key:
         system, code = parse_code(args.key)
-        found = lookup(system, code, term)
-        if found is None:
+        entries = [
+            e
+            for e in table_entries(term)
+            if any(c.system == system and c.code == code for c in e.codes)
+        ]
+        offline = None if entries else offline_entry(system, code)
+        if offline is not None:
+            entries = [offline]
+        if not entries:
             raise InputError(
                 f"{system}|{code} is in none of the offline sources",
                 field="KEY",
                 fix="offline: the tables, the SNOMED CT IPS free set and the HL7/DICOM code "
                 "systems of R4; other codes need checking elsewhere",
             )
-        entries = [e for e in table_entries(term) if any(c.token == found.token for c in e.codes)]
-        entries = entries or [Entry("offline", (), found.display, (found,))]
     else:
         all_entries = [e for e in table_entries(term) if not args.table or e.table == args.table]
         entries = [e for e in all_entries if e.key == args.key]
@@ -217,10 +223,10 @@ def _show(args: argparse.Namespace) -> int:
                 f"fhir-adapter concepts search {args.key.replace('_', ' ')!r}",
             )
     if args.format == "json":
-        _print_json([_hit_json(e, e.key or "") for e in entries])
+        _print_json([_hit_json(e, e.key or suggest_key(e.text)) for e in entries])
         return 0
     for e in entries:
-        _print_entry(e, e.key or "(no key)")
+        _print_entry(e, e.key or suggest_key(e.text))
         if e.file:
             print(f"     file: {e.file}")
     return 0

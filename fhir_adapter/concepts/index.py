@@ -99,6 +99,14 @@ class Source:
         for i, c in enumerate(codes):
             self._codes.setdefault(c, []).append(i)
 
+    def find(self, system: str, code: str) -> Entry | None:
+        """The entry of ``system|code``, or None."""
+        for row in self._codes.get(code, ()):
+            entry = self.make(row)
+            if entry.codes[0].system == system:
+                return entry
+        return None
+
     def candidates(self, query: list[str], raw: str) -> list[int]:
         """Rows whose text holds every query word (as a substring), or whose code is ``raw``."""
         rows = set(self._codes.get(raw, ()))
@@ -193,19 +201,18 @@ def table_entries(term: Terminology) -> list[Entry]:
     ]
 
 
+def offline_entry(system: str, code: str) -> Entry | None:
+    """A code of the offline sources (SNOMED CT IPS free set, R4 code systems) as the entry a
+    search finds, with its kinds; None when neither holds it."""
+    source = snomed_source_rows() if system == snomed_index()["system"] else r4_source_rows()
+    return source.find(system, code)
+
+
 def lookup(system: str, code: str, term: Terminology) -> Code | None:
     """A code of the offline sources (tables, SNOMED CT IPS free set, R4 code systems)."""
     for c in term.all_concepts():
         for x in c.codings:
             if x.system == system and x.code == code:
                 return Code(x.system, x.code, x.display, x.verified or f"table {c.table}")
-    ix = snomed_index()
-    if system == ix["system"]:
-        for row in ix["concepts"]:
-            if row[0] == code:
-                return Code(system, code, row[1], snomed_source(tuple(row[2])))
-        return None
-    display = _r4_display(r4_displays().get(system, {}).get(code))
-    if display:
-        return Code(system, code, display, f"FHIR R4 4.0.1 definitions, CodeSystem {system}")
-    return None
+    entry = offline_entry(system, code)
+    return entry.codes[0] if entry is not None else None

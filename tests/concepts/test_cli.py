@@ -57,7 +57,17 @@ def test_show_key_code_and_typo(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0 and "http://www.nlm.nih.gov/research/umls/rxnorm|6809  metformin" in out
     assert "file: " in out
     code, out, _ = run(capsys, "concepts", "show", "sct|233604007")
-    assert code == 0 and "Pneumonia" in out
+    assert code == 0
+    assert out.startswith("pneumonia  [condition, finding; not in your tables yet]  Pneumonia")
+    assert (
+        "add: fhir-adapter concepts add pneumonia --table conditions --code 'http://snomed.info/sct|233604007'"
+        in out
+    )
+    r4 = "http://hl7.org/fhir/narrative-status|generated"  # in R4's code systems, no table
+    code, out, _ = run(capsys, "concepts", "show", r4, "--format", "json")
+    [shown] = json.loads(out)
+    assert code == 0 and shown["origin"] == "r4" and shown["kinds"] == ["code"]
+    assert shown["key"] == "generated" and shown["codes"][0]["display"] == "Generated"
     code, _, err = run(capsys, "concepts", "show", "metfromin")
     assert code == 2 and "did you mean 'metformin'?" in err
 
