@@ -27,8 +27,6 @@ RESOURCE_TYPES = (
     "Procedure",
     "AllergyIntolerance",
 )
-#: Format /1's name for :data:`RESOURCE_TYPES`, when the mappers produced six types.
-SIX_TYPES = RESOURCE_TYPES
 
 
 def references(node: Any) -> Iterator[str]:

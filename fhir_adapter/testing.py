@@ -54,7 +54,7 @@ def local_fhir_server(startup_timeout: float = 60.0) -> Iterator[str]:
             "log_inbound: false\nsimulator: {enabled: false}\nvalidation: {inbound: 'off'}\n"
             "server_auth: {types: ['none']}\n"
         )
-        with (tmp / "server.log").open("w") as log:
+        with (tmp / "server.log").open("w+") as log:
             proc = subprocess.Popen(
                 [exe, "serve", "-c", str(tmp / "settings.yaml")],
                 cwd=tmp,
@@ -63,25 +63,10 @@ def local_fhir_server(startup_timeout: float = 60.0) -> Iterator[str]:
                 start_new_session=True,
             )
             try:
-                deadline = time.monotonic() + startup_timeout
-                while True:
-                    try:
-                        if requests.get(f"{base}/metadata", timeout=2).status_code == 200:
-                            break
-                    except requests.RequestException:
-                        pass
-                    if proc.poll() is not None or time.monotonic() > deadline:
-                        tail = (tmp / "server.log").read_text()[-2000:]
-                        raise RuntimeError(f"FHIR server did not start; log:\n{tail}")
-                    time.sleep(0.2)
+                _wait_until_up(f"{base}/metadata", proc, startup_timeout, log, requests)
                 yield base
             finally:
-                os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait()
+                _stop(proc)
 
 
 class NodeNotInstalled(ServerNotInstalled):
@@ -194,23 +179,17 @@ def scaled_bundle(bundle: dict[str, Any], n: int) -> dict[str, Any]:
     return {**bundle, "entry": entries}
 
 
-SIX_TYPES = (
-    "Patient",
-    "Condition",
-    "Observation",
-    "MedicationStatement",
-    "ImagingStudy",
-    "DiagnosticReport",
-)
-
-
 def capability_statement(
     update_create: bool = True,
     conditional: bool = True,
     interactions: tuple[str, ...] = ("transaction", "batch"),
-    types: tuple[str, ...] = SIX_TYPES,
+    types: tuple[str, ...] | None = None,
 ) -> dict[str, Any]:
-    """A minimal CapabilityStatement declaring these features for every type in ``types``."""
+    """A minimal CapabilityStatement declaring these features for every type in ``types``
+    (default: every type fhir-adapter's mappers produce)."""
+    from fhir_adapter.bundle import RESOURCE_TYPES
+
+    declared = RESOURCE_TYPES if types is None else types
     return {
         "resourceType": "CapabilityStatement",
         "status": "active",
@@ -228,7 +207,7 @@ def capability_statement(
                         "conditionalCreate": conditional,
                         "searchParam": [{"name": "identifier", "type": "token"}],
                     }
-                    for t in types
+                    for t in declared
                 ],
             }
         ],

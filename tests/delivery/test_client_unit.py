@@ -15,7 +15,7 @@ import responses
 from responses import matchers
 
 from fhir_adapter import convert
-from fhir_adapter.bundle import SIX_TYPES, references
+from fhir_adapter.bundle import references
 from fhir_adapter.cli import main
 from fhir_adapter.client import (
     BearerToken,
@@ -26,39 +26,10 @@ from fhir_adapter.client import (
     SmartBackendAuth,
     post,
 )
+from fhir_adapter.testing import capability_statement as capability
 
 BASE = "https://fhir.example.org/r4"
 SECRET = "s3cr3t-token-value"
-TYPES = SIX_TYPES
-
-
-def capability(
-    update_create: bool = True,
-    conditional: bool = True,
-    interactions: tuple[str, ...] = ("transaction", "batch"),
-) -> dict[str, Any]:
-    return {
-        "resourceType": "CapabilityStatement",
-        "status": "active",
-        "kind": "instance",
-        "fhirVersion": "4.0.1",
-        "format": ["json"],
-        "rest": [
-            {
-                "mode": "server",
-                "interaction": [{"code": c} for c in interactions],
-                "resource": [
-                    {
-                        "type": t,
-                        "updateCreate": update_create,
-                        "conditionalCreate": conditional,
-                        "searchParam": [{"name": "identifier", "type": "token"}],
-                    }
-                    for t in TYPES
-                ],
-            }
-        ],
-    }
 
 
 def tx_response(

@@ -10,8 +10,8 @@ from typing import Any
 import responses
 
 from fhir_adapter import convert
-from fhir_adapter.bundle import SIX_TYPES
 from fhir_adapter.client import FhirClient, post
+from fhir_adapter.testing import capability_statement
 
 BASE = "https://medplum-like.example/fhir/R4"
 
@@ -39,27 +39,7 @@ class MedplumLike:
         self.store: list[dict[str, Any]] = []
 
     def capability(self) -> dict[str, Any]:
-        return {
-            "resourceType": "CapabilityStatement",
-            "status": "active",
-            "kind": "instance",
-            "fhirVersion": "4.0.1",
-            "format": ["json"],
-            "rest": [
-                {
-                    "mode": "server",
-                    "interaction": [{"code": "transaction"}, {"code": "batch"}],
-                    "resource": [
-                        {
-                            "type": t,
-                            "conditionalCreate": True,
-                            "searchParam": [{"name": "identifier", "type": "token"}],
-                        }
-                        for t in SIX_TYPES
-                    ],
-                }
-            ],
-        }
+        return capability_statement(update_create=False)
 
     def _match(self, rtype: str, criteria: str) -> list[dict[str, Any]]:
         system, value = criteria.removeprefix("identifier=").split("|", 1)

@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from fhir_adapter import convert, post
-from fhir_adapter.bundle import SIX_TYPES
+from fhir_adapter.bundle import RESOURCE_TYPES
 from fhir_adapter.client import FhirClient
 
 pytestmark = pytest.mark.server
@@ -25,7 +25,7 @@ def count(base: str, rtype: str) -> int:
     return n
 
 
-TYPES = SIX_TYPES
+TYPES = RESOURCE_TYPES
 
 
 def expected_counts(bundle: dict[str, Any]) -> dict[str, int]:
