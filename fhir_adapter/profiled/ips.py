@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 from fhir_adapter import __version__
 from fhir_adapter.bundle import dependency_order, references
 from fhir_adapter.errors import ProfileError
-from fhir_adapter.ids import business_identifier, resource_uuid
-from fhir_adapter.narrative import narrative
+from fhir_adapter.ids import business_identifier
+from fhir_adapter.mappers.context import MappingContext
 from fhir_adapter.profiled import adjust, ips_text
 from fhir_adapter.profiled.rules import Matcher, rules
 from fhir_adapter.profiled.timestamp import document_time
@@ -47,23 +47,15 @@ class _Doc:
         self.case, self.mode, self.term = case, mode, term
         self.by_url: dict[str, dict[str, Any]] = {}
         self.unknown = term.concept("hl7", "data_absent_unknown").to_codeable_concept()
-
-    def uuid(self, resource_type: str, key: str) -> str:
-        return resource_uuid(self.case.id, resource_type, key)
+        # identities and resource heads as the mappers make them
+        context = MappingContext(case, term)
+        self.uuid = context.uuid
+        self.head = context.base
 
     def add(self, r: dict[str, Any]) -> str:
         url = f"urn:uuid:{r['id']}"
         self.by_url[url] = r
         return url
-
-    def head(self, resource_type: str, key: str, title: str, rows: list[Any]) -> dict[str, Any]:
-        uid = self.uuid(resource_type, key)
-        return {
-            "resourceType": resource_type,
-            "id": uid,
-            "text": narrative(title, rows),
-            "identifier": [business_identifier(uid)],
-        }
 
 
 def _absent_statement(doc: _Doc, when_empty: dict[str, Any], patient: str) -> dict[str, Any]:
