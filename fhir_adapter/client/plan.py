@@ -30,6 +30,7 @@ from typing import Any
 from fhir_adapter.client import tree
 from fhir_adapter.client.errors import ConfigError, DeliveryError
 from fhir_adapter.ids import URI_SYSTEM, business_identifier
+from fhir_adapter.validation.jsontext import MAX_DEPTH, too_deep
 
 MODES = ("transaction", "batch", "each")
 STRATEGIES = ("auto", "conditional-create", "put")
@@ -115,9 +116,9 @@ def check_bundle(bundle: Any) -> list[dict[str, Any]]:
             f"post sends a Bundle, not {got!r}",
             fix="give a transaction or batch Bundle, or a case file",
         )
-    if tree.depth(bundle, stop=tree.MAX_DEPTH) > tree.MAX_DEPTH:
+    if too_deep(bundle):
         raise ConfigError(
-            f"the bundle nests more than {tree.MAX_DEPTH} levels deep",
+            f"the bundle nests more than {MAX_DEPTH} levels deep",
             fix="check how it was made; FHIR resources need far fewer levels",
         )
     if bundle.get("type") == "document":

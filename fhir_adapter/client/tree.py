@@ -1,30 +1,11 @@
 """Walks over JSON trees that never recurse (a hostile or broken input can nest thousands of
-levels deep): depth, references, reference rewriting, and read-back differences."""
+levels deep): references, reference rewriting, and read-back differences. How deep a bundle
+may nest is the validator's rule (:func:`fhir_adapter.validation.jsontext.too_deep`)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from typing import Any
-
-#: The deepest JSON nesting the client accepts in a bundle: orjson, which encodes request
-#: bodies, stops there (FHIR resources need a few dozen levels).
-MAX_DEPTH = 254
-
-
-def depth(node: Any, stop: int | None = None) -> int:
-    """How deeply ``node`` nests (a scalar is 0, ``{}`` or ``[]`` is 1); with ``stop``, the
-    count ends once it exceeds ``stop``."""
-    level, deepest = [node], 0
-    while level and (stop is None or deepest <= stop):
-        nxt: list[Any] = []
-        for v in level:
-            children = v.values() if type(v) is dict else v if type(v) is list else ()
-            nxt.extend([c for c in children if type(c) is dict or type(c) is list])
-        if not any(type(v) in (dict, list) for v in level):
-            break
-        deepest += 1
-        level = nxt
-    return deepest
 
 
 def references(node: Any) -> Iterator[str]:

@@ -278,7 +278,6 @@ def test_tree_walks_are_iterative() -> None:
     from fhir_adapter.client import tree
 
     deep = _deep(5000)
-    assert tree.depth(deep) == 10001
     assert list(tree.references(deep)) == []
     again = tree.rewrite_refs({"a": [deep, {"reference": "x"}]}, {"x": "y"})
     assert again["a"][1] == {"reference": "y"}
