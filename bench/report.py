@@ -36,7 +36,7 @@ from validate import make_bundle  # bench/validate.py
 
 from fhir_adapter.convert import convert
 from fhir_adapter.report import render_html
-from fhir_adapter.testing import CHROMIUM_FLAGS, chromium_path, scaled_bundle
+from fhir_adapter.testing import chromium_path, launch_chromium, scaled_bundle
 from fhir_adapter.validation import Validator
 
 FIRST_FRAME = "new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(performance.now()))))"
@@ -85,13 +85,7 @@ def browser(pages: dict[str, tuple[str, dict[str, Any]]], repeat: int) -> None:
         print("browser: skipped (no Chromium; apt-get install chromium)")
         return
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:
-        ctx = p.chromium.launch_persistent_context(
-            str(Path(tmp) / "profile"),
-            executable_path=exe,
-            args=list(CHROMIUM_FLAGS),
-            headless=True,
-            viewport={"width": 1400, "height": 1000},
-        )
+        ctx = launch_chromium(p, Path(tmp) / "profile", exe)
         version = ctx.browser.version if ctx.browser else "?"
         print(f"browser: Chromium {version}, headless, viewport 1400x1000")
         for name, (page_html, bundle) in pages.items():

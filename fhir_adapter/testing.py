@@ -386,3 +386,15 @@ def chromium_path() -> str | None:
         if candidate and Path(candidate).is_file():
             return candidate
     return None
+
+
+def launch_chromium(playwright: Any, profile: str | Path, executable: str) -> Any:
+    """A headless Chromium context with a fresh ``profile`` directory, started by Playwright
+    (``sync_playwright()``) from ``executable`` with :data:`CHROMIUM_FLAGS`, 1400x1000."""
+    return playwright.chromium.launch_persistent_context(
+        str(profile),
+        executable_path=executable,
+        args=list(CHROMIUM_FLAGS),
+        headless=True,
+        viewport={"width": 1400, "height": 1000},
+    )

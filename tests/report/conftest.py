@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from fhir_adapter.testing import CHROMIUM_FLAGS, chromium_path
+from fhir_adapter.testing import chromium_path, launch_chromium
 
 #: where screenshots taken by the tests are kept (build/ is not committed)
 ARTIFACTS = Path(__file__).resolve().parents[2] / "build" / "test-artifacts"
@@ -33,13 +33,7 @@ def browser_context() -> Iterator[Any]:
         missing("Chromium not found (apt-get install -y chromium; .ci/run installs it)")
         return
     with tempfile.TemporaryDirectory() as profile, sync_playwright() as p:
-        ctx = p.chromium.launch_persistent_context(
-            profile,
-            executable_path=exe,
-            args=list(CHROMIUM_FLAGS),
-            headless=True,
-            viewport={"width": 1400, "height": 1000},
-        )
+        ctx = launch_chromium(p, profile, exe)
         try:
             yield ctx
         finally:
