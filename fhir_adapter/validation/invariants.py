@@ -83,11 +83,38 @@ def _resolve(inputs: list[Any]) -> list[Any]:
     return out
 
 
+#: How ``memberOf(url)`` decides membership (True / False / None = not decidable offline) while a
+#: caller (the profile layer, with its packages' value sets) has set one.
+MEMBER: ContextVar[Callable[[str, Any], bool | None] | None] = ContextVar("member", default=None)
+
+
+#: Value sets whose membership ``memberOf`` could not decide during one evaluation.
+UNDECIDED: ContextVar[list[str] | None] = ContextVar("undecided", default=None)
+
+
+def _member_of(inputs: list[Any], url: str) -> list[bool]:
+    """FHIRPath ``memberOf(url)`` for codes, Codings and CodeableConcepts, through ``MEMBER``.
+    Undecidable offline: empty (FHIRPath's "unknown"), noted in ``UNDECIDED``."""
+    decide = MEMBER.get()
+    if decide is None:
+        raise NotImplementedError("memberOf() needs the loaded value sets")
+    if not inputs:
+        return []
+    verdicts = [decide(url, getattr(item, "data", item)) for item in inputs]
+    if None in verdicts and True not in verdicts:
+        noted = UNDECIDED.get()
+        if noted is not None:
+            noted.append(url)
+        return []
+    return [True in verdicts]
+
+
 _OPTIONS = {
     "traceFn": lambda *args: None,  # FHIRPath trace() must not print
     "userInvocationTable": {
         "hasValue": {"fn": _has_value, "arity": {0: []}},
         "resolve": {"fn": _resolve, "arity": {0: []}},
+        "memberOf": {"fn": _member_of, "arity": {1: ["String"]}},
     },
 }
 

@@ -141,7 +141,15 @@ def _type_at(base: str, path: str) -> str | None:
 def constraints(run: _Run, ctx: Ctx, value: Any, node: Node, ipath: str, ctype: str | None) -> None:
     """The profile's own constraints on a value; an expression the engine cannot evaluate is
     reported (information), not skipped silently."""
-    from fhir_adapter.validation.invariants import RESOLVER, compile_constraint, holds
+    from fhir_adapter.validation.invariants import (
+        _CONTEXT,
+        MEMBER,
+        RESOLVER,
+        UNDECIDED,
+        _truthy,
+        compile_constraint,
+        holds,
+    )
 
     layer = run.layer
     # a choice value is typed by its suffix; any other by its element's base path
@@ -163,10 +171,24 @@ def constraints(run: _Run, ctx: Ctx, value: Any, node: Node, ipath: str, ctype: 
             ok = layer._prim_memo.get(memo) if memo is not None else None
             if ok is None:
                 token = RESOLVER.set(run.resolve)  # resolve() inside the bundle
+                member_token = MEMBER.set(run.member)  # memberOf() with the loaded value sets
+                undecided: list[str] = []
+                noted = UNDECIDED.set(undecided)
                 try:
-                    ok = holds(compiled, value, ctx.res, run.root)
+                    if "memberOf(" in expr:  # evaluated in full: its verdict may be "unknown"
+                        env = {"resource": ctx.res, "rootResource": run.root, **_CONTEXT}
+                        raw = compiled.fn(value, env)
+                        if undecided and raw != [True] and raw != [False]:
+                            raise LookupError(
+                                f"membership in {undecided[0]} cannot be decided offline"
+                            )
+                        ok = _truthy(raw)
+                    else:
+                        ok = holds(compiled, value, ctx.res, run.root)
                 finally:
                     RESOLVER.reset(token)
+                    MEMBER.reset(member_token)
+                    UNDECIDED.reset(noted)
                 if memo is not None and len(layer._prim_memo) < 50_000:
                     layer._prim_memo[memo] = ok  # a primitive's verdict depends on it only
         except Exception as err:

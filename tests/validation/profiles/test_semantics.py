@@ -285,3 +285,30 @@ def test_paths_used_as_booleans_and_resolve_in_profile_constraints(us_core: Vali
     assert [i.path for i in found] == [
         "Bundle.entry[0].resource.agent[0]"
     ]  # who resolves to a Practitioner
+
+
+def test_member_of_in_profile_constraints() -> None:
+    condition = example("hl7.fhir.us.core-3.1.1", "Condition-example.json")
+    v = Validator(igs=["us-core#3.1.1"])
+    assert not [
+        i for i in v.validate(condition).issues if i.rule in ("us-core-1", "profile-unchecked")
+    ]
+    condition["category"][0]["coding"][0]["code"] = "encounter-diagnosis-x"
+    found = [i for i in v.validate(condition).issues if i.rule == "us-core-1"]
+    assert [i.severity for i in found] == ["warning"]  # the constraint's own severity
+    patient = example("hl7.fhir.uv.ips-1.1.0", "Patient-patient-example-female.json")
+    ips = Validator(
+        igs=["ips"], profiles=["http://hl7.org/fhir/uv/ips/StructureDefinition/Patient-uv-ips"]
+    )
+    assert not [
+        i
+        for i in ips.validate(patient).issues
+        if i.rule in ("pat-cnt-2or3-char", "profile-unchecked")
+    ]
+    patient["address"][0]["country"] = "Belgium"  # neither ISO 3166 alpha-2 nor (offline) alpha-3
+    found = [
+        i
+        for i in ips.validate(patient).issues
+        if "pat-cnt-2or3-char" in i.message or i.rule == "pat-cnt-2or3-char"
+    ]
+    assert found and all(i.severity in ("warning", "information") for i in found)
