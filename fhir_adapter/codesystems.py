@@ -62,7 +62,7 @@ _P = [
 _SCTID = re.compile(r"^[1-9][0-9]{5,17}$")
 _LOINC = re.compile(r"^([0-9]{1,7})-([0-9])$")
 _LOINC_PART = re.compile(r"^L[PAG][0-9]{1,8}-[0-9]$")
-_ICD10CM = re.compile(r"^[A-TV-Z][0-9][0-9AB](\.[0-9A-TV-Z]{1,4})?$")
+_ICD10CM = re.compile(r"^[A-Z][0-9][0-9AB](\.[0-9A-TV-Z]{1,4})?$")
 
 
 def verhoeff_ok(digits: str) -> bool:

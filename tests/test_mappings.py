@@ -357,6 +357,8 @@ def test_loinc_checker_rejects_bad_codes(code: str) -> None:
 
 def test_icd10cm_shape() -> None:
     assert all(icd10cm_ok(c) for c in ("M32.9", "L93.2", "L94.2", "E11.9", "E11", "M32.14"))
+    # chapter 22 (U00-U85) holds real codes since 2020: COVID-19, post COVID-19 condition
+    assert all(icd10cm_ok(c) for c in ("U07.1", "U09.9"))
     assert not any(icd10cm_ok(c) for c in ("M329", "m32.9", "32.9", "M32.", "M32.12345"))
 
 

@@ -3,11 +3,14 @@
 - ``verification`` is ``verificationStatus``: confirmed, provisional, differential, unconfirmed,
   or refuted (a ruled-out diagnosis). ``clinicalStatus`` is left out when the case gives none
   (differential and refuted diagnoses in format /2), never made up.
-- ``diagnosed`` (exact) becomes the core extension ``condition-assertedDate``; ``onset`` and
+- ``diagnosed`` with a date becomes the core extension ``condition-assertedDate`` (with the
+  ``relative-date`` extension on its value when relative); a diagnosis time without a date
+  (relative to an undated event, inexact, an age) is a note, since an extension value made only
+  of extensions is refused by common parsers (fhir.resources). ``onset`` and
   ``abatement`` become ``onsetDateTime`` / ``abatementDateTime`` when exact (with the
   ``relative-date`` extension when relative), ``onsetAge`` / ``onsetRange`` for ages, and
   ``onsetString`` / ``abatementString`` otherwise ("about 2010", "about 6 months before the
-  emergency visit"); an inexact diagnosis date is a note.
+  emergency visit").
 - ``due_to`` becomes ``condition-dueTo`` (a condition, procedure or medication statement),
   ``associated_with`` ``condition-related``; ``evidence`` plus every finding whose ``focus`` is
   this condition become ``evidence.detail`` (every Observation of a finding split by site).
@@ -46,7 +49,7 @@ def map_condition(ctx: MappingContext, c: Condition) -> dict[str, Any]:
     ]
     r = ctx.base("Condition", c.key, "Condition", rows)
     extensions: list[dict[str, Any]] = []
-    if diagnosed and diagnosed.structured:
+    if diagnosed and diagnosed.date:
         asserted: dict[str, Any] = {"url": EXT + "condition-assertedDate"}
         asserted.update(diagnosed.date_element("valueDateTime"))
         extensions.append(asserted)
@@ -76,7 +79,7 @@ def map_condition(ctx: MappingContext, c: Condition) -> dict[str, Any]:
     if evidence:
         r["evidence"] = [{"detail": [ref for k in evidence for ref in ctx.refs(k)]}]
     notes = list(c.notes)
-    if c.diagnosed and diagnosed and not diagnosed.structured:
+    if c.diagnosed and diagnosed and not diagnosed.date:
         text = date_text(c.diagnosed) if c.diagnosed.date else diagnosed.text
         notes.insert(0, f"Diagnosed {text}.")
     if notes:

@@ -770,7 +770,9 @@ class Walker:
                     family="structure",
                 )
             )
-        has_value = any(k.startswith("value") for k in ext)
+        # a primitive value with only an id or extensions (``_valueDateTime``) exists, as in
+        # FHIRPath (the official validator and the fast path agree)
+        has_value = any(k.startswith(("value", "_value")) for k in ext)
         if has_value == ("extension" in ext):
             issues.append(
                 Issue(
