@@ -13,11 +13,15 @@ from typing import Any
 
 from fhir_adapter.errors import InputError
 
-#: What ``post`` accepts, for error messages.
-ACCEPTS = (
-    "post takes case files (.yaml, .yml or .json with format: fhir-adapter-case/1) and "
-    "transaction, batch or document Bundle JSON files"
-)
+
+def accepts() -> str:
+    """What ``post`` accepts, for error messages (every case format the loader reads)."""
+    from fhir_adapter.case import FORMATS
+
+    return (
+        f"post takes case files (.yaml, .yml, or .json with format: {' or '.join(FORMATS)}) "
+        "and transaction, batch or document Bundle JSON files"
+    )
 
 
 def load_input(source: Any = None, *, profile: str | None = None) -> dict[str, Any]:
@@ -45,7 +49,7 @@ def load_input(source: Any = None, *, profile: str | None = None) -> dict[str, A
         )
     path = Path(source)
     if path.is_dir():
-        raise InputError("is a directory", file=str(path), fix=ACCEPTS)
+        raise InputError("is a directory", file=str(path), fix=accepts())
     if not path.exists():
         raise InputError("file not found", file=str(path), fix="check the path")
     suffix = path.suffix.lower()
@@ -53,7 +57,7 @@ def load_input(source: Any = None, *, profile: str | None = None) -> dict[str, A
         raise InputError(
             "is NDJSON (one resource per line), not a Bundle or a case file",
             file=str(path),
-            fix=ACCEPTS,
+            fix=accepts(),
         )
     if suffix in (".yaml", ".yml"):
         return convert(path)
@@ -65,7 +69,7 @@ def load_input(source: Any = None, *, profile: str | None = None) -> dict[str, A
         data = json.loads(text)
     except ValueError as err:
         if suffix == ".json":
-            raise InputError(f"not JSON: {err}", file=str(path), fix=ACCEPTS) from None
+            raise InputError(f"not JSON: {err}", file=str(path), fix=accepts()) from None
         return convert(path)  # YAML under another name: the case loader says what is wrong
     if isinstance(data, dict) and data.get("resourceType") == "Bundle":
         if profile is not None:
@@ -79,15 +83,14 @@ def load_input(source: Any = None, *, profile: str | None = None) -> dict[str, A
         raise InputError(
             f"is a FHIR {data['resourceType']} resource, not a Bundle or a case file",
             file=str(path),
-            fix="put it in a Bundle of type transaction (entry.request POST or PUT); " + ACCEPTS,
+            fix="put it in a Bundle of type transaction (entry.request POST or PUT); " + accepts(),
         )
     if isinstance(data, dict) and str(data.get("format", "")).startswith("fhir-adapter-case"):
         return convert(path)
     raise InputError(
-        "is JSON but neither a FHIR Bundle (no resourceType) nor a case file (no format: "
-        "fhir-adapter-case/1)",
+        "is JSON but neither a FHIR Bundle (no resourceType) nor a case file (no format)",
         file=str(path),
-        fix=ACCEPTS,
+        fix=accepts(),
     )
 
 

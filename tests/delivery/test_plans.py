@@ -309,6 +309,11 @@ def test_bad_inputs_are_named_with_what_post_accepts(
     nd.write_text('{"resourceType": "Patient"}\n')
     code, err = _cli([str(nd)], capsys)
     assert code == 2 and "is NDJSON" in err and "post takes case files" in err
+    other = tmp_path / "other.json"
+    other.write_text('{"name": "not FHIR, not a case"}')
+    code, err = _cli([str(other)], capsys)
+    assert code == 2 and "neither a FHIR Bundle" in err
+    assert "format: fhir-adapter-case/1 or fhir-adapter-case/2" in err  # every case format
     upper = tmp_path / "B.JSON"
     upper.write_text(json.dumps(convert(SMALL)))
     assert _cli([str(upper)], capsys)[0] == 0
