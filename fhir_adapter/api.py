@@ -94,6 +94,19 @@ def load_input(source: Any = None, *, profile: str | None = None) -> dict[str, A
     )
 
 
+def validation_report(bundle: dict[str, Any], profile: str | None = None) -> Any:
+    """The offline validation of a bundle about to be posted: base R4, and the IG of the
+    profile mode ``profile`` the case was converted in (its resources claim those profiles)."""
+    from fhir_adapter.validation import validate
+
+    igs = []
+    if profile is not None:
+        from fhir_adapter.profiled import parse_mode
+
+        igs.append(parse_mode(profile).ig)
+    return validate(bundle, igs=igs)
+
+
 def post(
     bundle_or_case: Any = None,
     server: str | None = None,
@@ -112,16 +125,23 @@ def post(
 
     ``bundle_or_case`` is a Bundle dict, a :class:`~fhir_adapter.case.Case`, a path to a case
     file or a Bundle JSON file, or None for the built-in seed case; ``profile`` converts a case
-    in that profile mode (``"ips"`` gives a document, stored as one Bundle resource). Everything
-    else is as :func:`fhir_adapter.client.api.post` (validation first, modes, strategies,
-    read-back).
+    in that profile mode (``"ips"`` gives a document, stored as one Bundle resource) and
+    validates it against the mode's IG too. Everything else is as
+    :func:`fhir_adapter.client.api.post` (validation first, modes, strategies, read-back).
     """
     from fhir_adapter.client.api import check_options
     from fhir_adapter.client.api import post as post_bundle
+    from fhir_adapter.client.errors import InvalidBundle
 
     check_options(mode, strategy, workers)
+    bundle = load_input(bundle_or_case, profile=profile)
+    if validate and profile is not None:
+        report = validation_report(bundle, profile)
+        if not report.ok:
+            raise InvalidBundle(report)
+        validate = False  # done, against the mode's IG too
     return post_bundle(
-        load_input(bundle_or_case, profile=profile),
+        bundle,
         server,
         mode,
         client=client,

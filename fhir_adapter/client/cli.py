@@ -176,15 +176,10 @@ def run(args: argparse.Namespace) -> int:
             raise
     reports = {}
     if not args.no_validate:
-        from fhir_adapter.validation import validate
+        from fhir_adapter.api import validation_report
 
-        igs = []
-        if args.profile:
-            from fhir_adapter.profiled import parse_mode
-
-            igs.append(parse_mode(args.profile).ig)  # and against the profiles it claims
         for label, bundle in inputs:
-            report = reports[label] = validate(bundle, igs=igs)
+            report = reports[label] = validation_report(bundle, args.profile)
             report.source = label
             if not report.ok and not args.dry_run:
                 raise InvalidBundle(report)

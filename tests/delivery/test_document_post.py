@@ -141,3 +141,19 @@ def test_a_real_server_stores_the_document_once(fhir_server: str, document: dict
     # the document's entries were not created as resources
     after = requests.get(f"{fhir_server}/Patient?_summary=count", timeout=10).json()["total"]
     assert after == before
+
+
+def test_posting_a_case_in_a_profile_mode_validates_it_against_the_ig(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """As the CLI does: a case converted in a profile mode is checked against that mode's IG
+    before anything is sent, not against base R4 only."""
+    from fhir_adapter.client import InvalidBundle
+    from fhir_adapter.profiled import adjust
+
+    # break the mode: the US Core Patient loses its data-absent name (valid base R4 still)
+    monkeypatch.setattr(adjust, "mark_unknown", lambda r, claim, unknown_code=None: [])
+    with HostileServer(_store(capability())) as srv, FhirClient(srv.base) as c:
+        with pytest.raises(InvalidBundle, match="us-core-patient"):
+            post_case(SMALL, client=c, profile="us-core")
+        assert _writes(srv) == []
