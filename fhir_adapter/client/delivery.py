@@ -14,6 +14,7 @@ from fhir_adapter.client.errors import DeliveryError
 from fhir_adapter.client.plan import Plan, Step
 from fhir_adapter.client.result import EntryResult, PostResult
 from fhir_adapter.client.session import FhirClient
+from fhir_adapter.client.urls import same_base
 
 _STATUS = re.compile(r"^\s*(\d{3})")
 _TYPE = re.compile(r"[A-Z][A-Za-z]+")
@@ -94,7 +95,7 @@ def _check_identity(
     at a resource that does not exist."""
     if loc is not None:
         where, rtype, _, _ = loc
-        if where and where.rstrip("/") != base:
+        if where and not same_base(where, base):
             return _problem(er, f"the server answered Location {er.location}, not on {base}")
         if rtype != step.resource_type:
             return _problem(

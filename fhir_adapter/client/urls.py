@@ -54,6 +54,12 @@ def origin(url: str) -> tuple[str, str, int | None]:
     return parts.scheme, (parts.hostname or "").lower(), port
 
 
+def same_base(a: str, b: str) -> bool:
+    """Whether two base URLs name the same endpoint: the same origin (scheme and host in any
+    letter case, a default port written or not) and the same path (a trailing slash aside)."""
+    return origin(a) == origin(b) and urlsplit(a).path.rstrip("/") == urlsplit(b).path.rstrip("/")
+
+
 def resolve(base: str, location: str) -> str:
     """``location`` (absolute or relative, as in a Location header) made absolute."""
     return urljoin(base if base.endswith("/") else base + "/", location)

@@ -892,3 +892,23 @@ def test_post_says_when_it_uses_the_public_server(
     assert "using the public HAPI R4 test server https://hapi.fhir.org/baseR4" in err
     assert main(["post", "--dry-run", "--server", "http://127.0.0.1:1/fhir"]) == 0
     assert "public" not in capsys.readouterr().err
+
+
+@responses.activate
+def test_a_location_on_the_same_server_spelt_differently_is_accepted(seed: dict[str, Any]) -> None:
+    """The host's letter case and an explicit default port do not make another server."""
+    base = "https://FHIR.example.org:443/r4"
+
+    def answer(request: Any) -> tuple[int, dict[str, str], str]:
+        body = tx_response(json.loads(request.body))
+        for e in body["entry"]:
+            e["response"]["location"] = f"https://fhir.example.org/r4/{e['response']['location']}"
+        return 200, {"Content-Type": "application/fhir+json"}, json.dumps(body)
+
+    responses.get(re.compile(r"https://fhir\.example\.org(:443)?/r4/metadata"), json=capability())
+    responses.add_callback(
+        responses.POST, re.compile(r"https://fhir\.example\.org(:443)?/r4"), callback=answer
+    )
+    result = post(seed, base, validate=False)
+    assert result.ok, result.to_table()
+    assert [e.id for e in result.entries] == [e["resource"]["id"] for e in seed["entry"]]
