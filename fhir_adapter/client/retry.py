@@ -21,10 +21,9 @@ from typing import Any
 from urllib3.exceptions import InvalidHeader, MaxRetryError
 from urllib3.util.retry import Retry
 
-#: Statuses worth retrying: rate limiting and transient gateway/server unavailability.
+#: Statuses worth retrying: rate limiting and transient gateway/server unavailability (no other
+#: status is retried: 400, 401, 403, 404, 409, 412, 422 mean the request itself must change).
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
-#: Never retried: the request itself is wrong or forbidden, or a precondition failed.
-NEVER_RETRY = frozenset({400, 401, 403, 404, 409, 410, 412, 422})
 
 
 class PauseTooLong(Exception):
