@@ -249,17 +249,23 @@ def _post_one(args: argparse.Namespace, client: Any, bundle: Any, post: Any, bar
 
 
 def _dry_plan(args: argparse.Namespace, bundle: Any) -> Any:
-    """The plan a post would follow, decided offline (``auto`` assumes ``put``, which the
-    server's capabilities may turn into conditional create); ConfigError if it would be
-    refused."""
+    """The plan a post would follow, decided offline (``auto`` assumes a server offering both
+    strategies, so ``put`` where it can be used; the server's capabilities may turn it into
+    conditional create); ConfigError if it would be refused."""
     from fhir_adapter.client.plan import AS_WRITTEN, choose_strategy, plan
 
     class _Offline:
+        """A server that offers update-as-create and conditional create on identifiers."""
+
         base_url = ""
 
         @staticmethod
         def resource_capability(_type: str) -> dict[str, Any]:
-            return {"updateCreate": True}
+            return {"updateCreate": True, "conditionalCreate": True}
+
+        @staticmethod
+        def search_params(_type: str) -> set[str]:
+            return {"identifier"}
 
     strategy = choose_strategy(_Offline(), bundle, args.mode, args.strategy)
     return plan(bundle, args.mode, strategy if strategy else AS_WRITTEN)

@@ -157,3 +157,15 @@ def test_posting_a_case_in_a_profile_mode_validates_it_against_the_ig(
         with pytest.raises(InvalidBundle, match="us-core-patient"):
             post_case(SMALL, client=c, profile="us-core")
         assert _writes(srv) == []
+
+
+def test_dry_run_of_a_document_without_id_plans_a_conditional_create(
+    document: dict[str, Any], tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "ips.json"
+    path.write_text(json.dumps({k: v for k, v in document.items() if k != "id"}))
+    args = ["post", str(path), "--dry-run", "--server", "https://ehr.example/fhir"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    ident = document["identifier"]
+    assert f"POST Bundle  If-None-Exist: identifier={ident['system']}|{ident['value']}" in out
