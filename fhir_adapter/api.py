@@ -95,8 +95,9 @@ def load_input(source: Any = None, *, profile: str | None = None) -> dict[str, A
 
 
 def validation_report(bundle: dict[str, Any], profile: str | None = None) -> Any:
-    """The offline validation of a bundle about to be posted: base R4, and the IG of the
-    profile mode ``profile`` the case was converted in (its resources claim those profiles)."""
+    """The offline validation of a converted bundle (before it is written or posted): base R4,
+    and the IG of the profile mode ``profile`` it was converted in (its resources claim those
+    profiles)."""
     from fhir_adapter.validation import validate
 
     igs = []

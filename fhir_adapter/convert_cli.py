@@ -103,14 +103,9 @@ def run(args: argparse.Namespace) -> int:
     bundle = convert(case, bundle_type=args.bundle_type, profile=args.profile)
     report = None
     if not args.no_validate:
-        from fhir_adapter.validation import validate
+        from fhir_adapter.api import validation_report
 
-        igs = []
-        if args.profile:
-            from fhir_adapter.profiled import parse_mode
-
-            igs.append(parse_mode(args.profile).ig)  # and against the profiles it claims
-        report = validate(bundle, igs=igs)
+        report = validation_report(bundle, args.profile)  # and the mode's IG in a profile mode
     if args.report:
         from fhir_adapter.report import write_html
 

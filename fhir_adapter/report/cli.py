@@ -23,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="where to write the HTML (default: BUNDLE.html beside the input; - for stdout)",
     )
-    parser.add_argument("--title", help="page title (default: the patient's name or the file name)")
+    parser.add_argument("--title", help="page title (default: the file name)")
     parser.add_argument(
         "--no-validate", action="store_true", help="show the resources only, without validating"
     )
