@@ -195,3 +195,19 @@ def test_a_bad_doi_gets_a_doi_fix(write_case: Callable[..., Path]) -> None:
     path = write_case(DATED.format(date="2016").replace("date: 2016", "doi: doi.org/10.1/x"))
     with pytest.raises(CaseError, match=r"10\.1000/xyz123"):
         convert(path)
+
+
+def test_convert_and_post_check_a_profile_mode_against_its_ig(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Output breaking the mode's profiles (valid base R4) is not written, nor sent."""
+    from fhir_adapter.profiled import adjust
+
+    # break the mode: the US Core Patient loses its data-absent name
+    monkeypatch.setattr(adjust, "mark_unknown", lambda r, claim, unknown_code=None: [])
+    out = tmp_path / "us-core.json"
+    assert main(["convert", str(CASES[0]), "--profile", "us-core", "-o", str(out)]) == 1
+    assert "us-core-patient" in capsys.readouterr().err and not out.exists()
+    post = ["post", str(CASES[0]), "--profile", "us-core", "--dry-run"]
+    assert main([*post, "--server", "https://ehr.example/fhir"]) == 1
+    assert "offline validation: INVALID" in capsys.readouterr().out
