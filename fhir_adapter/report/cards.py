@@ -100,7 +100,8 @@ class CardWriter:
     def concept(self, cc: dict[str, Any]) -> str:
         """A CodeableConcept: each coding as system name, code and display; then its text."""
         parts = []
-        for c in cc.get("coding") or []:
+        codings = cc.get("coding")
+        for c in codings if isinstance(codings, list) else []:
             if not isinstance(c, dict):
                 continue
             disp = c.get("display")

@@ -43,8 +43,11 @@ TITLE_KEYS = (
 _DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2}([T ][0-9:.]+([+-]\d{2}:\d{2}|Z)?)?)?)?$")
 
 
-def system_name(system: str | None) -> str:
-    """A readable name for a code-system URI (``SNOMED CT``, ``HL7 observation-category``)."""
+def system_name(system: Any) -> str:
+    """A readable name for a code-system URI (``SNOMED CT``, ``HL7 observation-category``);
+    anything but a string (a broken input) is shown as it is."""
+    if not isinstance(system, str):
+        return "(no system)" if system is None else str(system)
     if not system:
         return "(no system)"
     if system in SYSTEM_NAMES:

@@ -261,3 +261,15 @@ def test_a_deep_dict_is_refused_too() -> None:
         node = {"extension": [{"url": "http://x.example/e", "valueReference": node}]}
     with pytest.raises(InputError, match="nests more than 254 levels"):
         render_html({"resourceType": "Patient", "id": "1", **node}, validate=False)
+
+
+def test_wrong_shaped_values_are_shown_not_fatal(seed_bundle: dict[str, Any]) -> None:
+    """A broken bundle is what a report is for: values of the wrong JSON type are shown as they
+    are (and reported by the validator), never a crash."""
+    bundle = json.loads(json.dumps(seed_bundle))
+    bundle["entry"][1]["resource"]["code"]["coding"][0]["system"] = ["not", "a", "string"]
+    bundle["entry"][2]["resource"]["code"]["coding"] = 5
+    bundle["entry"][3]["resource"]["identifier"][0]["system"] = -1
+    page = render_html(bundle)
+    assert "[&#x27;not&#x27;, &#x27;a&#x27;, &#x27;string&#x27;]" in page  # the system, as it is
+    assert page.count('<article class="card') == len(bundle["entry"])
