@@ -126,6 +126,30 @@ def test_smart_discovery_and_token_requests_never_follow_redirects(where: str) -
         assert evil.requests == []
 
 
+def test_concurrent_requests_share_one_smart_token_request() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def script(seen: Seen) -> Answer:
+        if seen.path.endswith("smart-configuration"):
+            return Answer(200, body={"token_endpoint": f"{srv.base}/token"})
+        if seen.path.endswith("/token"):
+            time.sleep(0.3)  # the other requests arrive while the first one gets the token
+            return Answer(200, body={"access_token": "t0k3n", "expires_in": 300})
+        return CAPS
+
+    with HostileServer(script) as srv:
+        auth = SmartBackendAuth(srv.base, "client", _pem(), alg="ES384")
+        with FhirClient(srv.base, auth=auth) as c, ThreadPoolExecutor(4) as pool:
+            answers = list(pool.map(lambda _: c.request("GET", "metadata").status_code, range(4)))
+        assert answers == [200] * 4
+        assert len([r for r in srv.requests if r.path.endswith("/token")]) == 1
+        assert all(
+            r.headers.get("Authorization") == "Bearer t0k3n"
+            for r in srv.requests
+            if r.path.endswith("/metadata")
+        )
+
+
 # -- 6 and 11: Retry-After ----------------------------------------------------------------------
 
 
