@@ -169,3 +169,11 @@ def test_dry_run_of_a_document_without_id_plans_a_conditional_create(
     out = capsys.readouterr().out
     ident = document["identifier"]
     assert f"POST Bundle  If-None-Exist: identifier={ident['system']}|{ident['value']}" in out
+
+
+def test_a_profile_mode_is_refused_for_a_bundle_given_as_a_dict(document: dict[str, Any]) -> None:
+    """A Bundle is sent as written: a profile mode could only be ignored silently."""
+    from fhir_adapter.errors import InputError
+
+    with pytest.raises(InputError, match="a profile mode applies to case files"):
+        post_case(document, server="http://127.0.0.1:9/fhir", profile="ips")
