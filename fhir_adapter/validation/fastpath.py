@@ -311,6 +311,21 @@ def _all(ds: list[Decider]) -> Decider:
     return decide
 
 
+def _grouped(text: str) -> Decider | None:
+    """A parenthesised ``or`` / ``and`` combination as one side of ``implies`` (US Core's
+    ``(status='a' or status='b') implies ...``, vital signs' ``(x.empty() and y.empty())``)."""
+    text = text.strip()
+    if not (text.startswith("(") and text.endswith(")")):
+        return None
+    inner = text[1:-1]
+    depth = 0
+    for ch in inner:  # the outer parentheses must enclose the whole text
+        depth += (ch == "(") - (ch == ")")
+        if depth < 0:
+            return None
+    return compile_fast(inner) if depth == 0 else None
+
+
 def compile_fast(expr: str) -> Decider | None:
     """A function deciding ``expr`` on a node (True/False/None = unknown), or None if the
     expression has no decidable shape."""
@@ -337,7 +352,8 @@ def compile_fast(expr: str) -> Decider | None:
             return None
     parts = _split(expr, "implies")
     if len(parts) == 2:
-        a, b = _term(parts[0]), _term(parts[1])
+        a = _term(parts[0]) or _grouped(parts[0])
+        b = _term(parts[1]) or _grouped(parts[1])
         if a is None:
             return None
 
