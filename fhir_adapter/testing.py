@@ -39,7 +39,6 @@ def free_port() -> int:
 @contextmanager
 def local_fhir_server(startup_timeout: float = 60.0) -> Iterator[str]:
     """Run a throw-away sekmet-fhir server; yields its base URL (``http://127.0.0.1:PORT/fhir``)."""
-    import requests
 
     exe = shutil.which("sekmet") or str(Path(sys.executable).with_name("sekmet"))
     if not Path(exe).exists():
@@ -54,19 +53,9 @@ def local_fhir_server(startup_timeout: float = 60.0) -> Iterator[str]:
             "log_inbound: false\nsimulator: {enabled: false}\nvalidation: {inbound: 'off'}\n"
             "server_auth: {types: ['none']}\n"
         )
-        with (tmp / "server.log").open("w+") as log:
-            proc = subprocess.Popen(
-                [exe, "serve", "-c", str(tmp / "settings.yaml")],
-                cwd=tmp,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-            try:
-                _wait_until_up(f"{base}/metadata", proc, startup_timeout, log, requests)
-                yield base
-            finally:
-                _stop(proc)
+        command = [exe, "serve", "-c", str(tmp / "settings.yaml")]
+        with _running(command, tmp, f"{base}/metadata", startup_timeout):
+            yield base
 
 
 class NodeNotInstalled(ServerNotInstalled):
@@ -113,22 +102,28 @@ def medplum_fhir_server(startup_timeout: float = 90.0) -> Iterator[str]:
     ``fullUrl`` strings as Medplum's server does, and its CapabilityStatement declares what
     Medplum's does (no update-as-create; conditional create). Needs Node.js (``npm ci`` on first
     use)."""
-    import requests
 
     where = medplum_server_dir()
     port = free_port()
     base = f"http://127.0.0.1:{port}/fhir/R4"
+    command = [shutil.which("node") or "node", "server.mjs", str(port)]
+    with _running(command, where, f"{base}/metadata", startup_timeout):
+        yield base
+
+
+@contextmanager
+def _running(command: list[str], cwd: Path, ready_url: str, timeout: float) -> Iterator[None]:
+    """Run a server ``command`` in its own session for the block, once ``ready_url`` answers
+    200 (RuntimeError with the end of its log if it does not within ``timeout`` seconds)."""
+    import requests
+
     with tempfile.TemporaryFile("w+") as log:
         proc = subprocess.Popen(
-            [shutil.which("node") or "node", "server.mjs", str(port)],
-            cwd=where,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+            command, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
         try:
-            _wait_until_up(f"{base}/metadata", proc, startup_timeout, log, requests)
-            yield base
+            _wait_until_up(ready_url, proc, timeout, log, requests)
+            yield
         finally:
             _stop(proc)
 
