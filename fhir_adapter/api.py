@@ -64,7 +64,13 @@ def load_input(source: Any = None, *, profile: str | None = None) -> dict[str, A
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
-        raise InputError(f"cannot read: {type(err).__name__}", file=str(path)) from None
+        raise InputError(
+            f"cannot read: {type(err).__name__}",
+            file=str(path),
+            fix="save it as UTF-8"
+            if isinstance(err, UnicodeDecodeError)
+            else "check the path and that the file is readable",
+        ) from None
     try:
         data = json.loads(text)
     except ValueError as err:

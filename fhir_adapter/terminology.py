@@ -251,6 +251,7 @@ def _load_table(path: Path, name: str, *, addon: bool) -> list[tuple[str, Concep
             f"malformed YAML: {getattr(err, 'problem', err)}",
             file=str(path),
             line=mark.line + 1 if mark else None,
+            fix=f"fix the YAML syntax at that line; {TABLE_SHAPE}",
         ) from None
     concepts = raw.get("concepts", False) if isinstance(raw, dict) else False
     concepts = {} if concepts is None else concepts  # "concepts:" with nothing under it yet
@@ -260,13 +261,16 @@ def _load_table(path: Path, name: str, *, addon: bool) -> list[tuple[str, Concep
     for key, body in concepts.items():
         field_ = f"concepts.{key}"
         if not isinstance(body, dict) or not isinstance(body.get("text"), str):
-            raise MappingError("concept needs a 'text'", file=str(path), field=field_)
+            raise MappingError(
+                "concept needs a 'text'", file=str(path), field=field_, fix=TABLE_SHAPE
+            )
         override = body.get("override", False)
         if override not in (True, False) or (override and not addon):
             raise MappingError(
                 "'override' must be true or false, and only add-on tables may override",
                 file=str(path),
                 field=f"{field_}.override",
+                fix="write 'override: true' in an add-on table to replace a shipped concept",
             )
         codings = []
         for i, c in enumerate(body.get("codings") or []):
@@ -285,6 +289,7 @@ def _load_table(path: Path, name: str, *, addon: bool) -> list[tuple[str, Concep
                     "coding needs system, code and display",
                     file=str(path),
                     field=f"{field_}.codings[{i}]",
+                    fix=TABLE_SHAPE,
                 ) from None
         note = body.get("note")
         concept = Concept(

@@ -96,11 +96,17 @@ class BasicAuth(Auth):
 
     def __init__(self, user: str, password: str) -> None:
         if ":" in user:
-            raise ConfigError("the basic-auth user name contains ':'", field="user")
+            raise ConfigError(
+                "the basic-auth user name contains ':'",
+                field="user",
+                fix="HTTP basic (RFC 7617) user names cannot hold ':'; check the user name",
+            )
         for value, what in ((user, "basic-auth user name"), (password, "basic-auth password")):
             if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
                 raise ConfigError(
-                    f"the {what} contains a control character or line break", field=what
+                    f"the {what} contains a control character or line break",
+                    field=what,
+                    fix="check the value (a trailing newline from a file or a paste counts)",
                 )
         # RFC 7617: user-id and password as UTF-8 (requests alone would use Latin-1 and fail
         # on anything else).

@@ -138,11 +138,19 @@ def _auth(args: argparse.Namespace, server: str) -> Any:
         return BasicAuth(args.basic_user, password)
     if args.smart_client_id:
         if not args.smart_key:
-            raise ConfigError("--smart-key is required with --smart-client-id", field="--smart-key")
+            raise ConfigError(
+                "--smart-key is required with --smart-client-id",
+                field="--smart-key",
+                fix="add --smart-key FILE: the PEM private key registered with the server",
+            )
         try:
             key = Path(args.smart_key).read_text(encoding="utf-8")
         except OSError:
-            raise ConfigError("cannot read the private key", file=args.smart_key) from None
+            raise ConfigError(
+                "cannot read the private key",
+                file=args.smart_key,
+                fix="check the path and that the file is readable (a PEM file)",
+            ) from None
         return SmartBackendAuth(server, args.smart_client_id, key, alg=args.smart_alg)
     return None
 

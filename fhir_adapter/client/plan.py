@@ -133,7 +133,11 @@ def check_bundle(bundle: Any) -> list[dict[str, Any]]:
         )
     entries = bundle.get("entry") or []
     if not isinstance(entries, list) or not entries:
-        raise ConfigError("the bundle has no entries", field="Bundle.entry")
+        raise ConfigError(
+            "the bundle has no entries",
+            field="Bundle.entry",
+            fix="post a converted case, or add entries with a resource and a request",
+        )
     for i, e in enumerate(entries):
         where = f"Bundle.entry[{i}]"
         request = e.get("request") if isinstance(e, dict) else None

@@ -209,7 +209,11 @@ def add_concept(
     codings = new_codings(codes, list(displays), source, term)
     if text is None:
         if not codings:
-            raise InputError("give --text for a concept without codes", field="--text")
+            raise InputError(
+                "give --text for a concept without codes",
+                field="--text",
+                fix="e.g. --text 'Rash, not further specified' (the words the concept stands for)",
+            )
         text = codings[0].display
     path = directory / f"{table}.yaml"
     existing = term.table(table).get(key) if table in term.table_names() else None

@@ -211,7 +211,12 @@ def build(
     profiled = adjust.reshape(resources, mode, doc.unknown)
     patients = [r for r in profiled if r["resourceType"] == "Patient"]
     if len(patients) != 1:
-        raise ProfileError(f"an IPS needs exactly one Patient, the case gives {len(patients)}")
+        raise ProfileError(
+            f"an IPS needs exactly one Patient, the case gives {len(patients)}",
+            file=getattr(case, "path", None),
+            field="patient",
+            fix="an IPS summarises one patient: convert a case with its patient section",
+        )
     patient = f"urn:uuid:{patients[0]['id']}"
     author = _author(doc)
     for r in (*profiled, author):
