@@ -108,6 +108,13 @@ class Terminology:
         self.skipped = [a for a in unique if missing_ok and not a.path.is_dir()]
         self.addons = tuple(a for a in unique if a not in self.skipped)
         for a in self.addons:
+            if a.path.exists() and not a.path.is_dir():
+                raise MappingError(
+                    "is a file, not an add-on mappings directory",
+                    file=str(a.path),
+                    field=a.origin,
+                    fix="give the directory that holds the <table>.yaml files",
+                )
             if not a.path.is_dir():
                 raise MappingError(
                     "add-on mappings directory not found",

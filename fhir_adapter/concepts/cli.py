@@ -248,7 +248,22 @@ def _add(args: argparse.Namespace) -> int:
                 "fhir-adapter.yaml so that convert reads it too",
             )
         target = configured[0]
-    target.mkdir(parents=True, exist_ok=True)
+    if target.exists() and not target.is_dir():
+        raise InputError(
+            "is a file, not an add-on mappings directory",
+            file=str(target),
+            field="--mappings",
+            fix="give the directory that holds (or will hold) <table>.yaml files",
+        )
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise InputError(
+            f"cannot create the add-on mappings directory ({type(err).__name__})",
+            file=str(target),
+            field="--mappings",
+            fix="check the path and its permissions",
+        ) from None
     path, codings = add_concept(
         args.key,
         args.table,

@@ -156,3 +156,16 @@ def test_unknown_table_and_bad_key(tmp_path: Path, capsys: pytest.CaptureFixture
 def test_add_without_any_addon_directory_says_how(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["concepts", "add", "p", "--table", "conditions", "--code", "sct|233604007"]) == 2
     assert "pass --mappings DIR" in capsys.readouterr().err
+
+
+def test_a_file_given_as_the_addon_directory_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mine = tmp_path / "conditions.yaml"  # the table file instead of its directory
+    mine.write_text("table: conditions\nconcepts:\n")
+    assert add(mine, "pneumonia", "--table", "conditions", "--code", "sct|233604007") == 2
+    err = capsys.readouterr().err
+    assert f"{mine}: --mappings: is a file, not an add-on mappings directory" in err
+    assert "Traceback" not in err
+    assert main(["convert", "--mappings", str(mine), "-o", str(tmp_path / "b.json")]) == 2
+    assert "is a file, not an add-on mappings directory" in capsys.readouterr().err
