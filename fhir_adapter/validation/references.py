@@ -274,8 +274,9 @@ def check_bundle(
         if bundle_rules:
             check_entry_rules(e, btype, ep, issues)
         if isinstance(fu, str) and isinstance(r, dict):
-            full.setdefault(fu, r)
-            versions[fu] = versions.get(fu, 0) + 1
+            for key in _full_urls(fu, r):
+                full.setdefault(key, r)
+                versions[key] = versions.get(key, 0) + 1
     raw_links = b.get("link")
     links: list[Any] = raw_links if isinstance(raw_links, list) else []
     if bundle_rules and sum(isinstance(x, dict) and x.get("relation") == "self" for x in links) > 1:
@@ -298,7 +299,10 @@ def check_bundle(
         "message",
     ):
         return
-    # Resolve references inside the bundle (urn:uuid must resolve; Type/id against fullUrls).
+    # Resolve references inside the bundle as bundle.html#references says (and as the official
+    # validator does since 2023): an absolute reference matches a fullUrl; a relative Type/id
+    # resolves only against the RESTful base of the referring entry's own fullUrl.
+    by_type_id = _by_type_id(entries)
     entry_of = {id(e.get("resource")): i for i, e in enumerate(entries) if isinstance(e, dict)}
     links_between: list[tuple[int, int]] = []
     for i, e in enumerate(entries):
@@ -306,16 +310,15 @@ def check_bundle(
         if not isinstance(r, dict):
             continue
         fu = e.get("fullUrl") if isinstance(e.get("fullUrl"), str) else ""
-        base = fu.rsplit("/", 2)[0] + "/" if fu.startswith("http") else ""
+        base = _restful_base(fu, r)
         gathered = scopes.get(f"{path}.entry[{i}].resource")
         for ref, p, targets in gathered.refs if gathered else ():
             if ref.startswith("#"):
                 continue
-            key = (
-                base + ref if base and "/" in ref and not ref.startswith(("urn:", "http")) else ref
-            )
-            target = full.get(key) or full.get(ref)
-            matches = versions.get(key, 0) or versions.get(ref, 0)
+            relative = "/" in ref and not ABSOLUTE_URI.match(ref)
+            key = base + ref if base and relative else ref
+            target = full.get(key)
+            matches = versions.get(key, 0)
             if target is not None and matches > 1 and btype != "history":
                 issues.append(
                     Issue(
@@ -330,10 +333,16 @@ def check_bundle(
             elif target is not None:
                 check_target_type(target.get("resourceType"), targets, p, issues, resources)
                 links_between.append((i, entry_of.get(id(target), i)))
-            elif ref.startswith("urn:") and btype in ("transaction", "batch", "document"):
+            elif relative and (near := by_type_id.get(ref.split("/_history/", 1)[0])):
+                issues.append(_near_miss(ref, p, fu, base, near, btype in ("document", "message")))
+            elif ref.startswith("urn:"):
+                # a urn names nothing outside the bundle: an error where the bundle is all the
+                # receiver gets (transactions, batches, documents), a warning elsewhere (the
+                # official validator's "URN reference is not locally contained")
+                strict = btype in ("transaction", "batch", "document")
                 issues.append(
                     Issue(
-                        "error",
+                        "error" if strict else "warning",
                         "reference",
                         f"{p}.reference",
                         f"{ref!r} resolves to no entry of this bundle",
@@ -343,6 +352,57 @@ def check_bundle(
                 )
     if btype == "document" and bundle_rules:
         _check_reachable(entries, links_between, path, issues)
+
+
+def _full_urls(fu: str, r: dict[str, Any]) -> tuple[str, ...]:
+    """The URLs an entry answers to: its fullUrl, and with a meta.versionId also that version."""
+    meta = r.get("meta")
+    version = meta.get("versionId") if isinstance(meta, dict) else None
+    return (fu, f"{fu}/_history/{version}") if isinstance(version, str) else (fu,)
+
+
+def _restful_base(fu: str, r: dict[str, Any]) -> str:
+    """The server base of a RESTful fullUrl that names its own resource (``<base>/Type/id``), to
+    which relative references of that entry are appended; "" for urn:uuid and other fullUrls."""
+    rest = _RESTFUL.search(fu) if fu.startswith("http") else None
+    if rest is None or (rest.group(1), rest.group(2)) != (r.get("resourceType"), r.get("id")):
+        return ""
+    return fu[: rest.start() + 1]
+
+
+def _by_type_id(entries: list[Any]) -> dict[str, list[tuple[int, str]]]:
+    """Entries by ``Type/id`` of their resource: (index, fullUrl) for each."""
+    out: dict[str, list[tuple[int, str]]] = {}
+    for i, e in enumerate(entries):
+        r = e.get("resource") if isinstance(e, dict) else None
+        if isinstance(r, dict) and isinstance(r.get("id"), str):
+            fu = e.get("fullUrl")
+            out.setdefault(f"{r.get('resourceType')}/{r['id']}", []).append(
+                (i, fu if isinstance(fu, str) else "")
+            )
+    return out
+
+
+def _near_miss(
+    ref: str, p: str, fu: str, base: str, near: list[tuple[int, str]], document: bool
+) -> Issue:
+    """A relative reference that the bundle rules leave unresolved although an entry has its type
+    and id: an error in documents and messages, whose references must resolve inside the bundle,
+    a warning elsewhere (the official validator's severities)."""
+    where = ", ".join(f"entry[{i}] ({u or 'no fullUrl'})" for i, u in near)
+    return Issue(
+        "error" if document else "warning",
+        "reference",
+        f"{p}.reference",
+        f"{ref!r} resolves to no entry of this bundle: {where} has this type and id, but a "
+        "relative reference resolves against the server base of its own entry's fullUrl "
+        + (f"(here to {base + ref!r})" if base else f"and {fu or 'no fullUrl'!r} has none")
+        + " (bundle.html#references)",
+        f"reference the entry by its fullUrl ({near[0][1]})"
+        if near[0][1]
+        else "give the entry a fullUrl and reference it by that",
+        family="reference",
+    )
 
 
 def _search_types(links: list[Any], resources: frozenset[str]) -> list[str]:

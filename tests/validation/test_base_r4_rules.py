@@ -414,3 +414,115 @@ def test_a_repeated_property_code_warns_a_supplement_says_so() -> None:
     assert _errors(supplement) == [("structure", "CodeSystem.content")]
     supplement["content"] = "supplement"
     assert _errors(supplement) == []
+
+
+# --- references inside bundles (bundle.html#references; fhir-test-cases bundle-urn) -----------
+
+
+def _bundle(btype: str, base: str, ref: str) -> dict[str, Any]:
+    """A two-entry bundle whose Composition points at its Patient with ``ref``; ``base`` builds
+    the fullUrls (``urn:uuid:`` or a RESTful server base)."""
+    comp, pat = "30551ce1-5a28-4356-b684-1e639094ad4d", "2b90dd2b-2dab-4c75-9bb9-a355e07401e8"
+
+    def full(rtype: str, rid: str) -> str:
+        return f"{base}{rid}" if base.startswith("urn:") else f"{base}{rtype}/{rid}"
+
+    composition = {
+        "resourceType": "Composition",
+        "id": comp,
+        "text": {"status": "generated", "div": '<div xmlns="http://www.w3.org/1999/xhtml">c</div>'},
+        "status": "final",
+        "type": {"coding": [{"system": "http://loinc.org", "code": "60591-5"}]},
+        "subject": {"reference": ref},
+        "date": "2024-01-01",
+        "author": [{"reference": ref}],
+        "title": "t",
+    }
+    patient = {
+        "resourceType": "Patient",
+        "id": pat,
+        "text": {"status": "generated", "div": '<div xmlns="http://www.w3.org/1999/xhtml">p</div>'},
+    }
+    entries = [
+        {"fullUrl": full("Composition", comp), "resource": composition},
+        {"fullUrl": full("Patient", pat), "resource": patient},
+    ]
+    if btype in ("transaction", "batch"):
+        for e in entries:
+            e["request"] = {"method": "POST", "url": e["resource"]["resourceType"]}
+    bundle: dict[str, Any] = {"resourceType": "Bundle", "type": btype, "entry": entries}
+    if btype == "document":
+        bundle |= {
+            "identifier": {"system": "urn:ietf:rfc:3986", "value": "urn:uuid:1"},
+            "timestamp": "2024-01-01T00:00:00Z",
+        }
+    return bundle
+
+
+PATIENT_ID = "2b90dd2b-2dab-4c75-9bb9-a355e07401e8"
+
+
+@pytest.mark.parametrize(
+    ("base", "ref"),
+    [
+        ("urn:uuid:", f"urn:uuid:{PATIENT_ID}"),
+        ("http://example.org/fhir/", f"Patient/{PATIENT_ID}"),
+        ("http://example.org/fhir/", f"http://example.org/fhir/Patient/{PATIENT_ID}"),
+    ],
+)
+def test_a_document_reference_resolved_by_the_bundle_rules_is_valid(base: str, ref: str) -> None:
+    assert _errors(_bundle("document", base, ref)) == []
+
+
+def test_type_id_against_urn_uuid_full_urls_does_not_resolve_in_a_document() -> None:
+    """The official validator (since 2023) and bundle.html: a relative reference resolves only
+    against the RESTful base of its entry's fullUrl; an entry of the same type and id under a
+    urn:uuid fullUrl is not its target. Reported at each reference (naming the entry and the fix),
+    and the entry is unreachable from the Composition."""
+    report = validate(_bundle("document", "urn:uuid:", f"Patient/{PATIENT_ID}"))
+    refs = [i for i in report.errors if i.rule == "reference"]
+    assert [i.path for i in refs] == [
+        "Bundle.entry[0].resource.subject.reference",
+        "Bundle.entry[0].resource.author[0].reference",
+    ]
+    assert "entry[1] (urn:uuid:" in refs[0].message and "has this type and id" in refs[0].message
+    assert refs[0].fix == f"reference the entry by its fullUrl (urn:uuid:{PATIENT_ID})"
+    assert [(i.rule, i.path) for i in report.errors if i.rule == "bundle"] == [
+        ("bundle", "Bundle.entry[1]")
+    ]
+
+
+def test_type_id_against_another_server_base_does_not_resolve() -> None:
+    bundle = _bundle("document", "http://example.org/fhir/", f"Patient/{PATIENT_ID}")
+    bundle["entry"][1]["fullUrl"] = f"http://other.org/fhir/Patient/{PATIENT_ID}"
+    refs = [i for i in validate(bundle).errors if i.rule == "reference"]
+    assert len(refs) == 2
+    assert f"(here to 'http://example.org/fhir/Patient/{PATIENT_ID}')" in refs[0].message
+
+
+@pytest.mark.parametrize("btype", ["collection", "transaction"])
+def test_type_id_against_urn_uuid_full_urls_is_a_warning_outside_documents(btype: str) -> None:
+    """Outside documents and messages a Type/id may point at a server's resource: the near miss
+    is a warning (the official validator's BUNDLE_BUNDLE_POSSIBLE_MATCH_WRONG_FU)."""
+    report = validate(_bundle(btype, "urn:uuid:", f"Patient/{PATIENT_ID}"))
+    assert report.errors == []
+    assert [i.path for i in report.warnings if i.rule == "reference"] == [
+        "Bundle.entry[0].resource.subject.reference",
+        "Bundle.entry[0].resource.author[0].reference",
+    ]
+
+
+def test_a_versioned_reference_resolves_to_its_entry() -> None:
+    bundle = _bundle("document", "http://example.org/fhir/", f"Patient/{PATIENT_ID}/_history/2")
+    bundle["entry"][1]["resource"]["meta"] = {"versionId": "2"}
+    assert _errors(bundle) == []
+
+
+@pytest.mark.parametrize(("btype", "severity"), [("collection", "warning"), ("document", "error")])
+def test_a_urn_reference_to_no_entry(btype: str, severity: str) -> None:
+    """A urn:uuid names nothing outside its bundle: unresolved, an error where the bundle is all
+    the receiver gets, a warning in a collection (fhir-test-cases ref-policy-default-r4)."""
+    bundle = _bundle(btype, "urn:uuid:", f"urn:uuid:{PATIENT_ID}")
+    bundle["entry"][0]["resource"]["author"] = [{"reference": "urn:uuid:0000-missing"}]
+    found = [(i.severity, i.path) for i in validate(bundle).issues if i.rule == "reference"]
+    assert found == [(severity, "Bundle.entry[0].resource.author[0].reference")]

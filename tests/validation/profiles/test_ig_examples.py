@@ -55,9 +55,21 @@ KNOWN_DEFECTS = {
         "fullUrl .../discharge-summary789 names another id than the resource's (discharge)"
     ),
 }
-#: Base-layer findings outside this issue's scope, tolerated here: IPS bundles reference entries
-#: as Type/id while their fullUrls are urn:uuid (resolved by the official validator).
-TOLERATED = ("is not reachable from the Composition",)
+#: IPS 1.1.0 document examples reference their entries as Type/id under urn:uuid fullUrls. By
+#: bundle.html#references such a reference resolves to no entry (it would need a RESTful fullUrl),
+#: so the entries are unreachable from the Composition. The official validator reports both as
+#: errors since 2023 (fhir-test-cases bundle-urn, an IPS bundle of this shape; core commit
+#: 9fba1acf "Fix bundle resolution rules ... R4+"); IPS 1.1.0 was published in 2022 with a
+#: validator that still matched any entry by type and id.
+for _file in (
+    "Bundle-IPS-examples-Bundle-01.json",
+    "Bundle-IPS-examples-Bundle-with-immunization.json",
+    "Bundle-bundle-minimal.json",
+):
+    for _rule in ("reference", "bundle"):
+        KNOWN_DEFECTS["hl7.fhir.uv.ips-1.1.0", _file, _rule] = (
+            "Type/id references under urn:uuid fullUrls resolve to no entry (bundle.html)"
+        )
 
 
 def _canonicals(package: str) -> dict[str, str]:
@@ -95,7 +107,7 @@ def test_every_example_validates_clean_against_its_profiles(package: str) -> Non
         applied += canonical is not None or '"profile"' in data.decode()
         checked += 1
         for i in v.validate_text(data.decode(), source=name).errors:
-            if (package, name, i.rule) in KNOWN_DEFECTS or any(t in i.message for t in TOLERATED):
+            if (package, name, i.rule) in KNOWN_DEFECTS:
                 continue
             problems.append(f"{name}: {i}")
     assert checked >= 40 and applied >= 40, (checked, applied)
@@ -140,10 +152,6 @@ def test_ips_2_from_npm_loads_offline_and_its_examples_are_clean(tmp_path: Path)
             continue
         applied += 1
         v = Validator(igs=[str(tgz)], profiles=[canonical], allow_missing_dependencies=True)
-        problems += [
-            f"{name}: {i}"
-            for i in v.validate(res).errors
-            if not any(t in i.message for t in TOLERATED)
-        ]
+        problems += [f"{name}: {i}" for i in v.validate(res).errors]
     assert applied >= 30
     assert not problems, "\n".join(problems)
