@@ -21,12 +21,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "source",
         nargs="*",
         help="case files or bundle JSON files (default: the seed case); all are read and "
-        "validated before anything is sent",
+        "validated before anything is sent. --mode bulk: one export directory (convert --ndjson)",
     )
     parser.add_argument(
         "--server", help="FHIR base URL (default: $FHIR_SERVER, config file, or public HAPI R4)"
     )
-    parser.add_argument("--mode", choices=("transaction", "batch", "each"), default="transaction")
+    parser.add_argument(
+        "--mode",
+        choices=("transaction", "batch", "each", "bulk"),
+        default="transaction",
+        help="bulk: load a convert --ndjson export in batches of PUTs, keeping its ids",
+    )
     parser.add_argument(
         "--profile",
         metavar="MODE",
@@ -36,9 +41,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--workers",
         type=int,
-        default=1,
+        default=None,
         metavar="N",
-        help="--mode each: up to N requests at once, a resource only after those it references (default 1)",
+        help="--mode each: up to N requests at once, a resource only after those it references "
+        "(default 1); --mode bulk: up to N batches at once (default 4)",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        metavar="N",
+        help="--mode bulk: entries per batch (default: the server's known limit, else 100)",
     )
     parser.add_argument(
         "--strategy",
@@ -70,8 +82,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--prefer",
         choices=("representation", "minimal", "OperationOutcome"),
-        default="representation",
-        help="Prefer: return=... header (default representation)",
+        default=None,
+        help="Prefer: return=... header (default representation; minimal with --mode bulk)",
     )
     parser.add_argument("--ca-bundle", metavar="FILE", help="CA bundle for TLS verification")
     parser.add_argument(
@@ -165,6 +177,11 @@ def run(args: argparse.Namespace) -> int:
     from fhir_adapter.client.urls import check_server_url
     from fhir_adapter.errors import InputError
 
+    if args.mode == "bulk":
+        return _bulk(args)
+    if args.batch_size is not None:
+        raise InputError("--batch-size applies to --mode bulk", field="--batch-size")
+    args.workers = 1 if args.workers is None else args.workers
     check_options(args.mode, args.strategy, args.workers)
     server = resolve_server(args.server)
     check_server_url(server)  # before anything prints the URL
@@ -215,7 +232,7 @@ def run(args: argparse.Namespace) -> int:
         timeout=(5.0, args.timeout),
         retries=args.retries,
         retry_budget=args.retry_budget,
-        prefer=args.prefer,
+        prefer=args.prefer or "representation",
         on_retry=bar.note,  # every retry and wait, as it happens
     )
     failed = []
@@ -306,3 +323,84 @@ def _dry_run(args: argparse.Namespace, server: str, auth: Any, steps: Any, repor
         )
         for s in steps.steps:
             print(f"    {s.method} {s.url}  {s.if_none_exist or ''}")
+
+
+def _bulk(args: argparse.Namespace) -> int:
+    """``post EXPORT_DIR --mode bulk``: check, validate, then load in batches."""
+    from fhir_adapter.bulk.load import load_export, read_manifest, reference_order, scan
+    from fhir_adapter.client import DeliveryError, FhirClient, resolve_server
+    from fhir_adapter.client.urls import check_server_url
+    from fhir_adapter.errors import InputError
+    from fhir_adapter.progress import Progress
+
+    if len(args.source) != 1:
+        raise InputError(
+            "--mode bulk loads one export directory",
+            field="source",
+            fix="fhir-adapter post EXPORT_DIR --mode bulk (make it with convert CASES --ndjson DIR)",
+        )
+    if args.strategy not in ("auto", "put") or args.verify or args.profile:
+        raise InputError(
+            "--mode bulk keeps the export's ids (PUT, update-as-create); it takes no "
+            "--strategy conditional-create, --verify or --profile",
+            field="--mode bulk",
+            fix="drop those options, or post the cases one by one",
+        )
+    server = resolve_server(args.server)
+    check_server_url(server)
+    _announce_server(args, server)
+    auth = _auth(args, server)
+    if args.dry_run:
+        files = read_manifest(args.source[0])
+        counts, refers = scan(files)
+        order = reference_order(sorted(counts), refers)
+        size = args.batch_size or "the server's known limit, else 100"
+        print(
+            f"would load {sum(counts.values()):,} resources into {server} (PUT Type/id in batches of {size}, {4 if args.workers is None else args.workers} at a time)"
+        )
+        print(f"auth: {auth.describe() if auth is not None else 'none'}")
+        for group in order:
+            print("  " + ", ".join(f"{t} ({counts[t]:,})" for t in group))
+        return 0
+    bar = Progress(None, desc="load", unit="resources")
+    client = FhirClient(
+        server,
+        auth=auth,
+        verify=args.ca_bundle or True,
+        timeout=(5.0, args.timeout),
+        retries=args.retries,
+        retry_budget=args.retry_budget,
+        prefer=args.prefer or "minimal",
+        on_retry=bar.note,
+    )
+    shown = [0]
+
+    def progress(done: int, total: int) -> None:
+        if bar.total != total:
+            bar.reset(total)
+        bar.advance(done - shown[0], {"resources": done})
+        shown[0] = done
+
+    with client, bar:
+        try:
+            result = load_export(
+                args.source[0],
+                client,
+                workers=4 if args.workers is None else args.workers,
+                batch_size=args.batch_size,
+                validate=not args.no_validate,
+                force_put=args.strategy == "put",
+                progress=progress if bar.enabled else None,
+            )
+        except DeliveryError as err:
+            partial = getattr(err, "partial", None)
+            if partial is not None and partial.counts:
+                print("(stopped early)")
+                print(partial.to_table())
+            raise
+    for note in result.notes:
+        print(f"fhir-adapter post: {note}", file=sys.stderr)
+    print(result.to_table())
+    if not result.ok:
+        print(f"fhir-adapter post: {len(result.failures):,} resources failed", file=sys.stderr)
+    return 0 if result.ok else 1
