@@ -121,29 +121,56 @@ def read_manifest(out_dir: str | Path) -> list[ExportFile]:
             f"no {MANIFEST} here", file=str(root), fix="make one with convert CASES --ndjson DIR"
         ) from None
     except (OSError, UnicodeDecodeError, ValueError) as err:
-        raise InputError(f"unreadable: {err}", file=str(where)) from None
+        raise InputError(
+            f"unreadable: {err}",
+            file=str(where),
+            fix="give the directory convert --ndjson wrote, with its manifest.json intact",
+        ) from None
     output = manifest.get("output") if isinstance(manifest, dict) else None
     if not isinstance(output, list):
-        raise InputError("has no output list", file=str(where), field="output")
+        raise InputError(
+            "has no output list",
+            file=str(where),
+            field="output",
+            fix="a Bulk Data manifest lists its files in output[] (type, url, count)",
+        )
     files = []
     for i, item in enumerate(output):
         at = f"output[{i}]"
         ok = isinstance(item, dict) and isinstance(item.get("type"), str)
         url = item.get("url") if isinstance(item, dict) else None
         if not ok or not isinstance(url, str) or not url:
-            raise InputError("needs a type and a url", file=str(where), field=at)
+            raise InputError(
+                "needs a type and a url",
+                file=str(where),
+                field=at,
+                fix='e.g. {"type": "Patient", "url": "Patient.ndjson", "count": 3}',
+            )
         name = url.rsplit("/", 1)[-1] if "://" in url else url
         path = (root / name).resolve()
         if root.resolve() not in path.parents:
             raise InputError(
-                f"url {url!r} is outside the export", file=str(where), field=f"{at}.url"
+                f"url {url!r} is outside the export",
+                file=str(where),
+                field=f"{at}.url",
+                fix="a file name in the export directory, e.g. Patient.ndjson",
             )
         if not path.is_file():
-            raise InputError(f"file {name} is missing", file=str(where), field=f"{at}.url")
+            raise InputError(
+                f"file {name} is missing",
+                file=str(where),
+                field=f"{at}.url",
+                fix="export again (convert CASES --ndjson DIR) or correct the manifest",
+            )
         count = item.get("count")
         files.append(ExportFile(item["type"], path, count if isinstance(count, int) else -1))
     if not files:
-        raise InputError("lists no output files", file=str(where), field="output")
+        raise InputError(
+            "lists no output files",
+            file=str(where),
+            field="output",
+            fix="export some cases first: convert CASES --ndjson DIR",
+        )
     return files
 
 
@@ -167,7 +194,12 @@ def scan(files: list[ExportFile]) -> tuple[dict[str, int], dict[str, set[str]]]:
             try:
                 r = orjson.loads(line)
             except orjson.JSONDecodeError as err:
-                raise InputError(f"not JSON: {err}", file=str(f.path), line=n) from None
+                raise InputError(
+                    f"not JSON: {err}",
+                    file=str(f.path),
+                    line=n,
+                    fix="one JSON resource per line (fhir-adapter validate lists every problem)",
+                ) from None
             rid = r.get("id") if isinstance(r, dict) else None
             if not isinstance(r, dict) or r.get("resourceType") != f.type:
                 got = r.get("resourceType") if isinstance(r, dict) else type(r).__name__
@@ -360,7 +392,9 @@ def load_export(
         )
     if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
         raise ConfigError(
-            f"batch size must be a whole number >= 1, not {batch_size!r}", field="--batch-size"
+            f"batch size must be a whole number >= 1, not {batch_size!r}",
+            field="--batch-size",
+            fix="e.g. --batch-size 100, or leave it out for the server's known limit",
         )
     files = read_manifest(out_dir)
     counts, refers = scan(files)

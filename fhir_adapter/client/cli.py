@@ -180,7 +180,11 @@ def run(args: argparse.Namespace) -> int:
     if args.mode == "bulk":
         return _bulk(args)
     if args.batch_size is not None:
-        raise InputError("--batch-size applies to --mode bulk", field="--batch-size")
+        raise InputError(
+            "--batch-size applies to --mode bulk",
+            field="--batch-size",
+            fix="add --mode bulk and an export directory, or drop --batch-size",
+        )
     args.workers = 1 if args.workers is None else args.workers
     check_options(args.mode, args.strategy, args.workers)
     server = resolve_server(args.server)
