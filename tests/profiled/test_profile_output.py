@@ -445,3 +445,25 @@ def test_ips_problem_list_without_a_clinical_status_is_a_clear_error(
     assert str(path) in text and "clinical_status" in text and "Type 2 diabetes" in text
     # the other modes need no clinical status
     assert validate(convert(path, profile="us-core"), igs=["us-core"]).ok
+
+
+def test_ips_exam_finding_cited_by_a_pathology_report_claims_no_pathology_profile(
+    epoch: str, write_case: Callable[..., Path]
+) -> None:
+    """Observation-results-pathology-uv-ips fixes the laboratory category: a finding of another
+    category that a pathology report cites gets the general results profile (it claimed the
+    pathology one and failed its category slice)."""
+    path = write_case(
+        V2
+        + "  - {key: dm, concept: type_2_diabetes_mellitus}\n"
+        + "findings:\n"
+        + "  - {key: ulcer, concept: skin_ulcer, category: exam, description: An ulcer.}\n"
+        + "pathology:\n"
+        + "  - {key: histo, report_code: pathology_report, findings: [ulcer]}\n"
+    )
+    bundle = convert(path, profile="ips")
+    (obs,) = resources(bundle, "Observation")
+    assert claims(obs) == [
+        "http://hl7.org/fhir/uv/ips/StructureDefinition/Observation-results-uv-ips|1.1.0"
+    ]
+    assert check_bundle(bundle) == [] and validate(bundle, igs=["ips"]).ok
