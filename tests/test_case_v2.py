@@ -224,6 +224,33 @@ def _problems(text: str) -> list[tuple[int | None, str | None, str]]:
             "needs a clinical status",
         ),
         ("    part_of: ed\n", "    part_of: stay\n", "encounters[1].part_of", "part of itself"),
+        (  # R4 con-4
+            "    onset: {relative_to: ed, direction: before",
+            "    clinical_status: active\n    abatement: {date: 2021-06}\n"
+            "    onset: {relative_to: ed, direction: before",
+            "conditions[0].clinical_status",
+            "clinical_status 'active' contradicts 'abatement'",
+        ),
+        # an end before its start (R4 per-1), stated or computed from relative times
+        (
+            "    reasons: [ulcer]\n",
+            "    end: {date: 2021-03-01}\n    reasons: [ulcer]\n",
+            "encounters[0].end",
+            "end 2021-03-01 is before start 2021-03-02",
+        ),
+        (
+            "    phases:\n      - {daily_dose: {value: 60",
+            "    end: {relative_to: ed, direction: before, offset: {value: 2, unit: mo}}\n"
+            "    phases:\n      - {daily_dose: {value: 60",
+            "medications[0].end",
+            "end 2021-01 is before start 2021-02",
+        ),
+        (
+            "    onset: {relative_to: ed, direction: before, offset: {value: 6, unit: mo, approximate: true}}",
+            "    abatement: {date: 2020-12}\n    clinical_status: resolved\n    onset: {date: 2021-01}",
+            "conditions[0].abatement",
+            "abatement 2020-12 is before onset 2021-01",
+        ),
         # schema
         ("class: emergency", "class: er", "encounters[0].class", "'er' is not allowed"),
         ("status: available", "status: done", "imaging[0].status", "'done' is not allowed"),
@@ -259,3 +286,42 @@ def test_each_format_2_problem_is_named(old: str, new: str, field: str, words: s
 def test_negative_and_zero_results_are_values_in_format_2() -> None:
     text = FULL.replace("{value: -4.5, unit: mmol/L}", "{value: 0, unit: mmol/L}")
     assert parse_case(text).labs[0].result.value == 0
+
+
+def test_an_abated_condition_with_no_stated_status_is_inactive() -> None:
+    """Abatement implies the condition is no longer active (R4 con-4): with no clinical status
+    stated it gets inactive (resolved and remission are kinds of it), never the active
+    default; the bundle is valid."""
+    from fhir_adapter import convert
+    from fhir_adapter.validation import validate
+
+    text = FULL.replace(
+        "    verification: differential\n",
+        "    verification: differential\n    abatement: {date: 2021-06}\n",
+    ).replace("  - key: sle\n", "  - key: sle\n    abatement: {date: 2021-06}\n")
+    case = parse_case(text)
+    assert [(c.key, c.clinical_status) for c in case.conditions] == [
+        ("sle", "inactive"),
+        ("infection_ruled_out", None),
+        ("maybe", "inactive"),
+    ]
+    assert validate(convert(case)).ok
+
+
+@pytest.mark.parametrize(
+    ("later", "earlier", "expected"),
+    [
+        ("2021-03-01", "2021-03-02", True),
+        ("2021-02", "2021-03-05", True),
+        ("2020", "2021-03", True),
+        ("2021-03", "2021", False),  # same year: the precision they share does not order them
+        ("2021-03-05", "2021-03", False),
+        ("2021-03-02", "2021-03-02", False),
+    ],
+)
+def test_dates_are_compared_at_the_precision_they_share(
+    later: str, earlier: str, expected: bool
+) -> None:
+    from fhir_adapter.case.dates import before
+
+    assert before(later, earlier) is expected

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from fhir_adapter.case import parse_case
+from fhir_adapter.case.dates import shift
 from fhir_adapter.convert import convert
-from fhir_adapter.mappers.timing import shift
 from fhir_adapter.validation import validate
 
 FULL = (Path(__file__).with_name("data") / "all-parts.case.yaml").read_text(encoding="utf-8")

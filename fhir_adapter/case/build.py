@@ -58,9 +58,13 @@ def build(cls: type, raw: Any) -> Any:
 def _condition_defaults(c: Condition, raw: dict[str, Any], version: int) -> Condition:
     """Format /1: every condition defaults to active on the problem list. Format /2: so do
     confirmed, provisional and unconfirmed diagnoses; differential and refuted ones get neither
-    a clinical status nor a category unless the case gives them (the source states neither)."""
+    a clinical status nor a category unless the case gives them (the source states neither).
+    A condition that abated (``abatement`` given) is no longer active: with no stated clinical
+    status it gets ``inactive``, the status its abatement implies (resolved and remission are
+    kinds of it; R4 con-4 refuses an abated condition with any other status, or none)."""
     considered = version >= 2 and c.verification in ("differential", "refuted")
-    status = c.clinical_status or (None if considered else "active")
+    implied = "inactive" if c.abatement is not None else None
+    status = c.clinical_status or implied or (None if considered else "active")
     category = raw.get("category") or (None if considered else "problem-list-item")
     return replace(c, clinical_status=status, category=category)
 

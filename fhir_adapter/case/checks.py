@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import fields, is_dataclass
 from typing import Any
 
+from fhir_adapter.case.dates import before, exact_date
 from fhir_adapter.case.model import (
     ANCHORS,
     SECTIONS,
@@ -34,6 +35,8 @@ Report = Callable[[tuple[Any, ...], str, str], None]
 
 _DATE_RE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
 _DATE_FIX = "write a real date, e.g. 2010 or 2010-03-14"
+#: The clinical statuses R4 con-4 allows a condition with an abatement.
+ABATED_STATUSES = ("inactive", "remission", "resolved")
 
 
 def check_case(
@@ -188,6 +191,31 @@ def _times(case: Case, term: Terminology, report: Report) -> None:
                 "use anchor: start",
             )
     _cycles(case, kinds, report)
+
+
+def _order(case: Case, term: Terminology, report: Report) -> None:
+    """An end that the case dates before its start (R4 per-1 refuses such a Period; a condition
+    cannot abate before its onset)."""
+    spans: list[tuple[tuple[Any, ...], Any, str, str]] = []
+    for section, i, item in case.items():
+        names = ANCHORS[SECTIONS[section]]
+        if "end" in names:
+            spans.append(((section, i), item, names["start"], names["end"]))
+    for i, m in enumerate(case.medications):
+        spans += [
+            (("medications", i, "phases", j), ph, "start", "end") for j, ph in enumerate(m.phases)
+        ]
+    for path, obj, start_name, end_name in spans:
+        start, end = getattr(obj, start_name), getattr(obj, end_name)
+        if start is None or end is None:
+            continue
+        first, last = exact_date(case, start), exact_date(case, end)
+        if first and last and before(last, first):
+            report(
+                (*path, end_name),
+                f"{end_name} {last} is before {start_name} {first}",
+                f"correct the {start_name} or the {end_name} to the dates the source gives",
+            )
 
 
 def _kinds(case: Case) -> dict[str, str]:
@@ -353,6 +381,14 @@ def _conditions(case: Case, term: Terminology, report: Report) -> None:
                 " every categorised Condition for one)",
                 "add the clinical_status the source states, or leave out the category",
             )
+        if c.abatement is not None and c.clinical_status not in ABATED_STATUSES:
+            report(
+                ("conditions", i, "clinical_status"),
+                f"clinical_status {c.clinical_status!r} contradicts 'abatement': a condition that"
+                " abated is inactive, in remission or resolved (R4 con-4)",
+                "set clinical_status to inactive, remission or resolved (leave it out: inactive),"
+                " or remove 'abatement' if the condition is still active",
+            )
         if c.key in c.due_to:
             report(
                 ("conditions", i, "due_to"),
@@ -397,6 +433,7 @@ def _source_date(case: Case, term: Terminology, report: Report) -> None:
 RULES: tuple[Callable[[Case, Terminology, Report], None], ...] = (
     _source_date,
     _times,
+    _order,
     _medications,
     _imaging,
     _interpretations,

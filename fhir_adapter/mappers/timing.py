@@ -2,11 +2,8 @@
 
 A :class:`~fhir_adapter.case.Time` maps to at most three things (:class:`When`):
 
-- ``date``: a FHIR dateTime, only when it is exact: a stated, non-approximate date, or one that
-  follows exactly from another item's exact date ("3 days after admission on 2021-03-02" ->
-  2021-03-05). The result is never more precise than what it is computed from: months give
-  ``YYYY-MM``, days and weeks need a day-precise anchor, years keep the anchor's precision
-  (at most ``YYYY-MM``).
+- ``date``: a FHIR dateTime, only when it is exact (:func:`fhir_adapter.case.dates.exact_date`:
+  a stated, non-approximate date, or one that follows exactly from another item's exact date).
 - ``extension``: the R4 core extension ``relative-date`` (event = the anchor's resource,
   relationship = before/after its start/end, offset = an exact Duration), put on the
   dateTime element (``_onsetDateTime``) with or without a value;
@@ -17,11 +14,11 @@ A :class:`~fhir_adapter.case.Time` maps to at most three things (:class:`When`):
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from fhir_adapter.case import ANCHORS, Age, Time
+from fhir_adapter.case.dates import exact_date
 
 if TYPE_CHECKING:
     from fhir_adapter.mappers.context import MappingContext
@@ -70,7 +67,7 @@ def when(ctx: MappingContext, t: Time, own: str | None = None) -> When:
         text = f"at {'about ' if t.approximate else ''}age {ctx.age_text(t.age)}"
         return When(_described(text, t), age=t.age)
     return When(
-        _described(_relative_text(ctx, t), t), _relative_date(ctx, t), _extension(ctx, t, own)
+        _described(_relative_text(ctx, t), t), exact_date(ctx.case, t), _extension(ctx, t, own)
     )
 
 
@@ -152,60 +149,3 @@ def _extension(ctx: MappingContext, t: Time, own: str | None) -> dict[str, Any] 
             },
         ],
     }
-
-
-def anchor_date(
-    ctx: MappingContext, key: str, point: str, seen: frozenset[str] = frozenset()
-) -> str | None:
-    """The exact date of the start or end of case item ``key``, when one is known."""
-    if key in seen:
-        return None
-    field = ANCHORS[ctx.case.kind(key)].get(point)
-    t = getattr(ctx.case.item(key), field) if field else None
-    if not isinstance(t, Time):
-        return None
-    if t.date is not None:
-        return None if t.approximate else t.date
-    if t.relative_to is None:
-        return None
-    return _relative_date(ctx, t, seen | {key})
-
-
-def _relative_date(ctx: MappingContext, t: Time, seen: frozenset[str] = frozenset()) -> str | None:
-    if t.relative_to is None or t.direction == "during":
-        return None
-    base = anchor_date(ctx, t.relative_to, t.anchor, seen)
-    if base is None:
-        return None
-    if t.direction == "at":
-        return base
-    if not _exact_offset(t):
-        return None
-    assert t.offset is not None and t.offset.value is not None
-    sign = -1 if t.direction == "before" else 1
-    return shift(base, sign * t.offset.value, t.offset.unit)
-
-
-def shift(date: str, amount: float | int, unit: str) -> str | None:
-    """``date`` moved by ``amount`` ``unit`` (d, wk, mo, a), at a precision the inputs support;
-    None when the result would claim more precision than they have."""
-    parts = [int(p) for p in date.split("-")]
-    if amount != int(amount):
-        return None
-    n = int(amount)
-    if unit in ("d", "wk"):
-        if len(parts) < 3:
-            return None
-        day = dt.date(*parts) + dt.timedelta(days=n * (7 if unit == "wk" else 1))
-        return day.isoformat()
-    if unit == "mo":
-        if len(parts) < 2:
-            return None
-        months = parts[0] * 12 + parts[1] - 1 + n
-        return f"{months // 12:04d}-{months % 12 + 1:02d}"
-    if unit == "a":
-        year = parts[0] + n
-        if len(parts) == 1:
-            return f"{year:04d}"
-        return f"{year:04d}-{parts[1]:02d}"
-    return None
