@@ -115,11 +115,11 @@ def test_14_urine(b: Any) -> None:
 
 def test_15_ct_of_chest_and_abdomen_unremarkable(b: Any) -> None:
     (study,) = b.of("ImagingStudy")
-    assert [s["bodySite"]["code"] for s in study["series"]] == ["51185008", "818981001"]
+    assert [s["bodySite"]["code"] for s in study["series"]] == ["51185008", "818983003"]
     report = b.one("DiagnosticReport", "reports", "ct_report")
     assert "unremarkable" in report["conclusion"]
     parts = [b.deref(r) for r in report["result"]]
-    assert sorted(next(iter(b.codes(p["bodySite"]))) for p in parts) == ["51185008", "818981001"]
+    assert sorted(next(iter(b.codes(p["bodySite"]))) for p in parts) == ["51185008", "818983003"]
 
 
 def test_16_22_presumptive_dka_due_to_empagliflozin(b: Any) -> None:

@@ -306,6 +306,44 @@ def test_hl7_and_dicom_codes_and_displays_are_the_official_r4_ones() -> None:
     assert "laboratory" in cat and "lab" not in cat and cat["laboratory"] != "Lab"
 
 
+#: SNOMED CT codes of the IPS free set whose table display differs from the free set's preferred
+#: term on purpose: code -> why (another official term of the code). Empty: none do.
+FREE_SET_DISPLAY_EXCEPTIONS: dict[str, str] = {}
+
+
+def free_set_mismatches(codings: list[tuple[str, str, dict[str, Any]]]) -> list[str]:
+    """Table SNOMED CT codings in the shipped IPS free-set index whose display is not the free
+    set's (nor an allowed exception)."""
+    from fhir_adapter.concepts.index import snomed_index
+
+    preferred = {code: display for code, display, _ in snomed_index()["concepts"]}
+    return [
+        f"{table}.{key}: {c['code']} display {c['display']!r}, the free set says"
+        f" {preferred[c['code']]!r}"
+        for table, key, c in codings
+        if c["system"] == SNOMED
+        and c["code"] in preferred
+        and c["display"] != preferred[c["code"]]
+        and c["code"] not in FREE_SET_DISPLAY_EXCEPTIONS
+    ]
+
+
+def test_snomed_codes_of_the_ips_free_set_have_its_display() -> None:
+    """Every SNOMED CT code that the shipped SNOMED CT IPS free-set index holds (generated from
+    the IPS package, International edition 20220731) carries the free set's preferred term."""
+    from fhir_adapter.concepts.index import snomed_index
+
+    assert free_set_mismatches(CODINGS) == []
+    free_set = {code for code, _, _ in snomed_index()["concepts"]}
+    checked = {c["code"] for _, _, c in CODINGS if c["system"] == SNOMED and c["code"] in free_set}
+    assert len(checked) >= 60
+    # teeth: a display that is only a synonym, or a wrong one, is caught
+    dm = {"system": SNOMED, "code": "44054006", "display": "Diabetes mellitus type 2"}
+    assert free_set_mismatches([("conditions", "t2dm", dm)])
+    for code, why in FREE_SET_DISPLAY_EXCEPTIONS.items():
+        assert why.strip(), code
+
+
 # --- the checkers themselves, on known-good and known-bad inputs ------------------------------
 
 
