@@ -23,6 +23,7 @@ from fhir_adapter.case import BodySite, Finding, Lab, Result, SocialHistory, Tim
 from fhir_adapter.mappers.context import PATIENT_KEY, MappingContext, site_parts
 from fhir_adapter.mappers.timing import when
 from fhir_adapter.narrative import join
+from fhir_adapter.terminology import Concept
 
 AGE_KEY = "age"
 
@@ -46,6 +47,28 @@ def _value(ctx: MappingContext, r: dict[str, Any], result: Result) -> str:
         return f"{q.comparator or ''}{ctx.quantity_text(q.value, q.unit)}"
     r["valueCodeableConcept"] = ctx.cc("qualifiers", result.qualitative or "")
     return ctx.concept("qualifiers", result.qualitative or "").text
+
+
+def _head(
+    ctx: MappingContext,
+    key: str,
+    rows: list[tuple[str, str | None]],
+    category: str,
+    concept: Concept,
+    encounter: str | None,
+    time: Time | None,
+    own: str,
+) -> tuple[dict[str, Any], str | None]:
+    """An Observation's common part: narrative, status, category (``hl7`` table key), code,
+    subject, encounter and effective time; with the time's text when FHIR cannot hold it."""
+    r = ctx.base("Observation", key, "Observation", rows)
+    r["status"] = "final"
+    r["category"] = [ctx.cc("hl7", category)]
+    r["code"] = concept.to_codeable_concept()
+    r["subject"] = ctx.patient_ref()
+    if encounter:
+        r["encounter"] = ctx.ref(encounter)
+    return r, _effective(ctx, r, time, own)
 
 
 def _notes(r: dict[str, Any], *texts: str | None) -> None:
@@ -77,14 +100,8 @@ def _finding_part(
         ("Interpretation", ctx.text("qualifiers", f.interpretation)),
         ("When", when(ctx, f.time).text if f.time else None),
     ]
-    r = ctx.base("Observation", key, "Observation", rows)
-    r["status"] = "final"
-    r["category"] = [ctx.cc("hl7", "obs_category_" + f.category.replace("-", "_"))]
-    r["code"] = concept.to_codeable_concept()
-    r["subject"] = ctx.patient_ref()
-    if f.encounter:
-        r["encounter"] = ctx.ref(f.encounter)
-    when_note = _effective(ctx, r, f.time, f.key)
+    category = "obs_category_" + f.category.replace("-", "_")
+    r, when_note = _head(ctx, key, rows, category, concept, f.encounter, f.time, f.key)
     if not f.present:
         r["valueCodeableConcept"] = ctx.cc("qualifiers", "absent")
     elif f.value:
@@ -145,14 +162,9 @@ def map_lab(ctx: MappingContext, lab: Lab) -> dict[str, Any]:
         ("Date", when(ctx, lab.date).text if lab.date else None),
         ("Note", lab.description),
     ]
-    r = ctx.base("Observation", lab.key, "Observation", rows)
-    r["status"] = "final"
-    r["category"] = [ctx.cc("hl7", "obs_category_laboratory")]
-    r["code"] = concept.to_codeable_concept()
-    r["subject"] = ctx.patient_ref()
-    if lab.encounter:
-        r["encounter"] = ctx.ref(lab.encounter)
-    when_note = _effective(ctx, r, lab.date, lab.key)
+    r, when_note = _head(
+        ctx, lab.key, rows, "obs_category_laboratory", concept, lab.encounter, lab.date, lab.key
+    )
     r.update(probe)
     if interp:
         r["interpretation"] = [interp.to_codeable_concept()]
@@ -175,14 +187,9 @@ def map_social_history(ctx: MappingContext, s: SocialHistory) -> dict[str, Any]:
         ("When", when(ctx, s.time).text if s.time else None),
         ("Note", s.description),
     ]
-    r = ctx.base("Observation", s.key, "Observation", rows)
-    r["status"] = "final"
-    r["category"] = [ctx.cc("hl7", "obs_category_social_history")]
-    r["code"] = concept.to_codeable_concept()
-    r["subject"] = ctx.patient_ref()
-    if s.encounter:
-        r["encounter"] = ctx.ref(s.encounter)
-    when_note = _effective(ctx, r, s.time, s.key)
+    r, when_note = _head(
+        ctx, s.key, rows, "obs_category_social_history", concept, s.encounter, s.time, s.key
+    )
     r.update(probe)
     _notes(r, s.description, when_note)
     return r
