@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from fhir_adapter.case import Duration, Medication, Phase
+from fhir_adapter.mappers import timing
 from fhir_adapter.mappers.context import UCUM, MappingContext
 from fhir_adapter.mappers.timing import when
 from fhir_adapter.narrative import join
@@ -43,13 +44,8 @@ def _dosage(ctx: MappingContext, m: Medication | Phase, own: str) -> dict[str, A
     repeat: dict[str, Any] = {}
     period: dict[str, Any] = {}
     if isinstance(m, Phase):
-        for name in ("start", "end"):
-            t = getattr(m, name)
-            if t is not None:
-                w = when(ctx, t, own)
-                period.update(w.date_element(name))
-                if not w.date:
-                    texts.append(f"{name.capitalize()}: {w.text}.")
+        period, words = timing.period(ctx, m.start, m.end, own)
+        texts += [f"{name.capitalize()}: {text}." for name, text in words.items()]
     if period:
         repeat["boundsPeriod"] = period
         if m.duration:
@@ -131,14 +127,8 @@ def map_medication_statement(ctx: MappingContext, m: Medication) -> dict[str, An
     r["subject"] = ctx.patient_ref()
     if m.encounter:
         r["context"] = ctx.ref(m.encounter)
-    notes: list[str] = []
-    period: dict[str, Any] = {}
-    for name, t in (("start", m.start), ("end", m.end)):
-        if t is not None:
-            w = when(ctx, t, m.key)
-            period.update(w.date_element(name))
-            if not w.date:
-                notes.append(f"{'Started' if name == 'start' else 'Ended'} {w.text}.")
+    period, words = timing.period(ctx, m.start, m.end, m.key)
+    notes = [f"{'Started' if name == 'start' else 'Ended'} {text}." for name, text in words.items()]
     if period:
         r["effectivePeriod"] = period
     if m.reasons:

@@ -82,6 +82,22 @@ def choice(ctx: MappingContext, t: Time, prefix: str, own: str | None = None) ->
     return {f"{prefix}String": w.text}
 
 
+def period(
+    ctx: MappingContext, start: Time | None, end: Time | None, own: str | None = None
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """A Period of the ends FHIR can hold (empty when neither), and the words of the ends it
+    cannot hold as a date ({"start": "about 2010"}), for a note."""
+    out: dict[str, Any] = {}
+    words: dict[str, str] = {}
+    for name, t in (("start", start), ("end", end)):
+        if t is not None:
+            w = when(ctx, t, own)
+            out.update(w.date_element(name))
+            if not w.date:
+                words[name] = w.text
+    return out, words
+
+
 def _described(text: str, t: Time) -> str:
     return f"{text} ({t.description})" if t.description else text
 
