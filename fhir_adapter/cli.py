@@ -30,6 +30,9 @@ COMMANDS = {
     "schema": "fhir_adapter.schema_cli",
     "init": "fhir_adapter.init_cli",
 }
+#: Sub-commands that read the settings file (``$FHIR_ADAPTER_CONFIG`` or ./fhir-adapter.yaml):
+#: it is checked before they start, whatever their options.
+READS_SETTINGS = ("convert", "validate", "post", "concepts", "report")
 #: Sub-commands that read case files: they take ``--mappings DIR`` (add-on terminology tables).
 READS_CASES = ("convert", "post")
 
@@ -69,6 +72,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     module = import_module(args._module)
     try:
+        if args.command in READS_SETTINGS:
+            from fhir_adapter.config import read_config
+
+            read_config()  # a named file that is missing or broken stops every command
         if getattr(args, "mappings", None):
             from fhir_adapter.terminology import use_mappings
 

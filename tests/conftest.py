@@ -33,6 +33,16 @@ def seed_bundle(seed_case: Case) -> dict[str, Any]:
 
 
 @pytest.fixture
+def no_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """An empty settings file named by ``$FHIR_ADAPTER_CONFIG`` (no server, no add-on mappings,
+    no validator options); a missing file would be an error."""
+    path = tmp_path / "empty-settings.yaml"
+    path.write_text("", encoding="utf-8")
+    monkeypatch.setenv("FHIR_ADAPTER_CONFIG", str(path))
+    return path
+
+
+@pytest.fixture
 def write_case(tmp_path: Path) -> Callable[[str, str], Path]:
     def write(text: str, name: str = "case.yaml") -> Path:
         path = tmp_path / name

@@ -22,6 +22,7 @@ _LAZY = {
     "ConfigError": "fhir_adapter.client.errors",
     "DeliveryError": "fhir_adapter.client.errors",
     "InvalidBundle": "fhir_adapter.client.errors",
+    "PublicServerWarning": "fhir_adapter.client.errors",
     "ServerUnreachable": "fhir_adapter.client.errors",
 }
 
@@ -32,6 +33,7 @@ if TYPE_CHECKING:  # pragma: no cover
         ConfigError,
         DeliveryError,
         InvalidBundle,
+        PublicServerWarning,
         ServerUnreachable,
     )
     from fhir_adapter.client.result import EntryResult, PostResult
@@ -48,6 +50,7 @@ __all__ = [
     "FhirClient",
     "InvalidBundle",
     "PostResult",
+    "PublicServerWarning",
     "ServerUnreachable",
     "SmartBackendAuth",
     "post",

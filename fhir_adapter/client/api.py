@@ -8,12 +8,19 @@ Case files are the API layer's business (:func:`fhir_adapter.post`), not the cli
 from __future__ import annotations
 
 import os
+import sys
+import warnings
 from collections.abc import Callable
 from typing import Any
 
 from fhir_adapter.client.auth import Auth
 from fhir_adapter.client.delivery import send_bundle, send_each
-from fhir_adapter.client.errors import ConfigError, DeliveryError, InvalidBundle
+from fhir_adapter.client.errors import (
+    ConfigError,
+    DeliveryError,
+    InvalidBundle,
+    PublicServerWarning,
+)
 from fhir_adapter.client.plan import (
     MODES,
     STRATEGIES,
@@ -25,16 +32,65 @@ from fhir_adapter.client.plan import (
 from fhir_adapter.client.result import PostResult
 from fhir_adapter.client.session import DEFAULT_SERVER, FhirClient
 from fhir_adapter.client.verify import verify
-from fhir_adapter.config import read_config
+from fhir_adapter.config import config_path, read_config
 
 
 def _config() -> dict[str, Any]:
     return read_config(ConfigError)
 
 
+def choose_server(server: str | None = None) -> tuple[str, str | None]:
+    """The server base URL to use and who chose it: ``"argument"``, ``"$FHIR_SERVER"``, the
+    settings file, or None for the public HAPI R4 default (nobody asked for a server).
+
+    ConfigError for an empty ``server`` argument and for a ``server:`` setting that is not a
+    URL string: a server asked for must never turn into the public one."""
+    if server is not None:
+        if not isinstance(server, str) or not server.strip():
+            raise ConfigError(
+                f"the server is empty ({server!r})",
+                field="server",
+                fix="give the FHIR base URL, e.g. --server https://ehr.example/fhir",
+            )
+        return server, "argument"
+    env = os.environ.get("FHIR_SERVER")
+    if env:
+        return env, "$FHIR_SERVER"
+    settings = _config()
+    if "server" in settings:
+        value = settings["server"]
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError(
+                f"must be the FHIR base URL, not {value!r}",
+                file=str(config_path()),
+                field="server",
+                fix="e.g. server: https://ehr.example/fhir (or remove the key)",
+            )
+        return value, f"server: in {config_path()}"
+    return DEFAULT_SERVER, None
+
+
+def _caller_outside_package() -> int:
+    """The ``stacklevel`` that points a warning issued by the calling function at the first
+    caller outside fhir_adapter (the user's line)."""
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+    frame, level = sys._getframe(1), 1
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def public_server_notice(url: str) -> str:
+    """What is said when the public default server is about to be used."""
+    return (
+        f"no --server, $FHIR_SERVER or server: in the settings file; using the public HAPI R4 "
+        f"test server {url} (what is sent there is public)"
+    )
+
+
 def resolve_server(server: str | None = None) -> str:
     """The server base URL to use (argument, $FHIR_SERVER, config file, or public HAPI R4)."""
-    return server or os.environ.get("FHIR_SERVER") or str(_config().get("server") or DEFAULT_SERVER)
+    return choose_server(server)[0]
 
 
 def check_options(mode: Any, strategy: Any, workers: Any) -> None:
@@ -104,7 +160,13 @@ def post(
         if not report.ok:
             raise InvalidBundle(report)
     own = client is None
-    client = client or FhirClient(resolve_server(server), auth=auth)
+    if client is None:
+        url, chooser = choose_server(server)
+        if chooser is None:
+            warnings.warn(
+                public_server_notice(url), PublicServerWarning, stacklevel=_caller_outside_package()
+            )
+        client = FhirClient(url, auth=auth)
     try:
         document = bundle.get("type") == "document"  # one Bundle resource, whatever the mode
         if mode in ("transaction", "batch") and not document and not client.supports(mode):

@@ -118,18 +118,16 @@ def _progress_printer(bar: Any) -> Any:
     return show
 
 
-def _announce_server(args: argparse.Namespace, server: str) -> None:
-    """Say so on stderr when the public default server is about to be used."""
-    from fhir_adapter.client import DEFAULT_SERVER
-    from fhir_adapter.client.api import _config
+def _server(args: argparse.Namespace) -> str:
+    """The server to post to, checked; says so on stderr when it is the public default."""
+    from fhir_adapter.client.api import choose_server, public_server_notice
+    from fhir_adapter.client.urls import check_server_url
 
-    chosen = args.server or os.environ.get("FHIR_SERVER") or _config().get("server")
-    if not chosen and server == DEFAULT_SERVER:
-        print(
-            f"fhir-adapter post: no --server, $FHIR_SERVER or server: in fhir-adapter.yaml; "
-            f"using the public HAPI R4 test server {server} (what is sent there is public)",
-            file=sys.stderr,
-        )
+    server, chooser = choose_server(args.server)
+    check_server_url(server)  # before anything prints the URL
+    if chooser is None:
+        print(f"fhir-adapter post: {public_server_notice(server)}", file=sys.stderr)
+    return server
 
 
 def _auth(args: argparse.Namespace, server: str) -> Any:
@@ -170,11 +168,10 @@ def _auth(args: argparse.Namespace, server: str) -> Any:
 def run(args: argparse.Namespace) -> int:
     """Validate, post, print the per-entry table; returns the exit code."""
     from fhir_adapter.api import load_input
-    from fhir_adapter.client import DeliveryError, FhirClient, post, resolve_server
+    from fhir_adapter.client import DeliveryError, FhirClient, post
     from fhir_adapter.client.api import check_options
     from fhir_adapter.client.errors import InvalidBundle
     from fhir_adapter.client.plan import check_bundle
-    from fhir_adapter.client.urls import check_server_url
     from fhir_adapter.errors import InputError
 
     if args.mode == "bulk":
@@ -187,9 +184,7 @@ def run(args: argparse.Namespace) -> int:
         )
     args.workers = 1 if args.workers is None else args.workers
     check_options(args.mode, args.strategy, args.workers)
-    server = resolve_server(args.server)
-    check_server_url(server)  # before anything prints the URL
-    _announce_server(args, server)
+    server = _server(args)
     auth = _auth(args, server)
     # Every input is read, checked and validated before anything is sent: a bad third file
     # must not leave the first two posted.
@@ -332,8 +327,7 @@ def _dry_run(args: argparse.Namespace, server: str, auth: Any, steps: Any, repor
 def _bulk(args: argparse.Namespace) -> int:
     """``post EXPORT_DIR --mode bulk``: check, validate, then load in batches."""
     from fhir_adapter.bulk.load import load_export, read_manifest, reference_order, scan
-    from fhir_adapter.client import DeliveryError, FhirClient, resolve_server
-    from fhir_adapter.client.urls import check_server_url
+    from fhir_adapter.client import DeliveryError, FhirClient
     from fhir_adapter.errors import InputError
     from fhir_adapter.progress import Progress
 
@@ -350,9 +344,7 @@ def _bulk(args: argparse.Namespace) -> int:
             field="--mode bulk",
             fix="drop those options, or post the cases one by one",
         )
-    server = resolve_server(args.server)
-    check_server_url(server)
-    _announce_server(args, server)
+    server = _server(args)
     auth = _auth(args, server)
     if args.dry_run:
         files = read_manifest(args.source[0])

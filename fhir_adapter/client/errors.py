@@ -37,6 +37,12 @@ class ConfigError(InputError):
     that cannot be posted as asked."""
 
 
+class PublicServerWarning(UserWarning):
+    """``post`` is about to send to the public HAPI R4 test server because no server was given
+    (no ``server`` argument, ``$FHIR_SERVER`` or ``server:`` setting): what is sent is public.
+    Make it an error with ``warnings.simplefilter("error", PublicServerWarning)``."""
+
+
 class InvalidBundle(FhirAdapterError):
     """The bundle failed local validation and was not sent."""
 

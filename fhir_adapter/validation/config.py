@@ -13,10 +13,9 @@ or ``./fhir-adapter.yaml``), under command-line options::
 from __future__ import annotations
 
 import argparse
-import os
-from pathlib import Path
 from typing import Any
 
+from fhir_adapter.config import config_path, read_config
 from fhir_adapter.errors import InputError
 
 _LISTS = {"ig": "igs", "profile": "profiles"}
@@ -29,31 +28,23 @@ _FLAGS = {
 
 
 def _section() -> tuple[dict[str, Any], str]:
-    path = Path(os.environ.get("FHIR_ADAPTER_CONFIG") or "fhir-adapter.yaml")
-    if not path.is_file():
-        return {}, str(path)
-    import yaml
-
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as err:
-        raise InputError(f"malformed YAML: {err}", file=str(path)) from None
-    section = data.get("validate") if isinstance(data, dict) else None
+    path = str(config_path())
+    section = read_config().get("validate")
     if section is None:
-        return {}, str(path)
+        return {}, path
     if not isinstance(section, dict):
         raise InputError(
-            "validate: must be a mapping", file=str(path), fix="e.g. validate: {ig: [us-core]}"
+            "validate: must be a mapping", file=path, fix="e.g. validate: {ig: [us-core]}"
         )
     unknown = set(section) - set(_LISTS) - set(_FLAGS)
     if unknown:
         raise InputError(
             f"unknown key(s) {', '.join(sorted(unknown))}",
-            file=str(path),
+            file=path,
             field="validate",
             fix=f"use some of: {', '.join([*_LISTS, *_FLAGS])}",
         )
-    return section, str(path)
+    return section, path
 
 
 def profile_options(args: argparse.Namespace) -> dict[str, Any]:

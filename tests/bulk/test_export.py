@@ -291,12 +291,14 @@ concepts:
 
 
 def test_addon_mappings_reach_the_worker_processes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    no_settings: Path,
 ) -> None:
     from fhir_adapter import terminology
 
     monkeypatch.delenv(terminology.ENV_VAR, raising=False)
-    monkeypatch.setenv("FHIR_ADAPTER_CONFIG", str(tmp_path / "no-such-config.yaml"))
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "conditions.yaml").write_text(PNEUMONIA)
     case = copy_case(SECOND_CASE, tmp_path / "cases" / "p.case.yaml", case_id="pneumonia-case")

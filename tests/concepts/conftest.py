@@ -12,9 +12,8 @@ from fhir_adapter import terminology
 
 
 @pytest.fixture(autouse=True)
-def clean_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+def clean_defaults(monkeypatch: pytest.MonkeyPatch, no_settings: Path) -> Iterator[None]:
     monkeypatch.delenv(terminology.ENV_VAR, raising=False)
-    monkeypatch.setenv("FHIR_ADAPTER_CONFIG", str(tmp_path / "no-such-config.yaml"))
     terminology.use_mappings(())
     yield
     terminology.use_mappings(())

@@ -883,10 +883,9 @@ def test_an_unreachable_server_has_its_own_exit_code(capsys: pytest.CaptureFixtu
 
 
 def test_post_says_when_it_uses_the_public_server(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    monkeypatch: pytest.MonkeyPatch, no_settings: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.delenv("FHIR_SERVER", raising=False)
-    monkeypatch.setenv("FHIR_ADAPTER_CONFIG", str(tmp_path / "none.yaml"))
     assert main(["post", "--dry-run"]) == 0
     err = capsys.readouterr().err
     assert "using the public HAPI R4 test server https://hapi.fhir.org/baseR4" in err
