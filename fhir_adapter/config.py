@@ -2,12 +2,25 @@
 if there is one.
 
 Keys: ``server`` (delivery), ``mappings`` (add-on terminology directories) and ``validate``
-(validator options). A file named by ``$FHIR_ADAPTER_CONFIG`` must exist and be readable: a
-setting that silently vanished could send clinical data to the public default server.
+(validator options, under command-line options)::
+
+    server: https://ehr.example/fhir
+    mappings: [my-codes]
+    validate:
+      ig: [us-core, ./packages/my-ig.tgz]
+      profile: [http://hl7.org/fhir/us/core/StructureDefinition/us-core-patient]
+      strict-extensions: false
+      strict-terminology: false
+      must-support: false
+      allow-missing-deps: false
+
+A file named by ``$FHIR_ADAPTER_CONFIG`` must exist and be readable: a setting that silently
+vanished could send clinical data to the public default server.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 from pathlib import Path
 from typing import Any
@@ -20,6 +33,15 @@ ENV_VAR = "FHIR_ADAPTER_CONFIG"
 DEFAULT_FILE = "fhir-adapter.yaml"
 #: The top-level keys of the settings file.
 KEYS = ("server", "mappings", "validate")
+#: ``validate:`` keys taking a list of strings -> Validator keyword (and command-line dest).
+VALIDATE_LISTS = {"ig": "igs", "profile": "profiles"}
+#: ``validate:`` keys taking true or false -> Validator keyword (and command-line dest).
+VALIDATE_FLAGS = {
+    "strict-extensions": "strict_extensions",
+    "strict-terminology": "strict_terminology",
+    "must-support": "must_support",
+    "allow-missing-deps": "allow_missing_dependencies",
+}
 
 
 def config_path() -> Path:
@@ -74,16 +96,63 @@ def read_config(error: type[InputError] = InputError) -> dict[str, Any]:
         return {}
     if not isinstance(data, dict):
         raise error("settings must be a mapping", file=str(path), fix="e.g. server: https://...")
-    unknown = sorted(str(k) for k in data if k not in KEYS)
+    _known_keys(data, KEYS, str(path), error)
+    return data
+
+
+def _known_keys(
+    data: dict[Any, Any], keys: Any, file: str, error: type[InputError], within: str = ""
+) -> None:
+    """``error`` naming the first key of ``data`` not in ``keys``, with a did-you-mean."""
+    unknown = sorted(str(k) for k in data if k not in keys)
     if unknown:
         from fhir_adapter.suggest import close_matches
 
-        near = close_matches(unknown[0], KEYS, n=1)
+        near = close_matches(unknown[0], keys, n=1)
         raise error(
             f"unknown key(s) {', '.join(unknown)}",
-            file=str(path),
-            field=unknown[0],
+            file=file,
+            field=within + unknown[0],
             fix=(f"did you mean {near[0]!r}? " if near else "")
-            + f"the keys are: {', '.join(KEYS)}",
+            + f"the keys are: {', '.join(keys)}",
         )
-    return data
+
+
+def validate_options(args: argparse.Namespace) -> dict[str, Any]:
+    """Validator keyword arguments: command-line values (``args.ig``, ``args.profile``, the flags
+    by keyword name), else the ``validate:`` section's, else the defaults."""
+    where = str(config_path())
+    section = read_config().get("validate")
+    if section is None:
+        section = {}
+    if not isinstance(section, dict):
+        raise InputError(
+            "validate: must be a mapping", file=where, fix="e.g. validate: {ig: [us-core]}"
+        )
+    _known_keys(section, [*VALIDATE_LISTS, *VALIDATE_FLAGS], where, InputError, "validate.")
+    out: dict[str, Any] = {}
+    for key, kw in VALIDATE_LISTS.items():
+        given = getattr(args, key, None)
+        value = given if given is not None else section.get(key, [])
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise InputError(
+                f"{key} must be a list of strings",
+                file=where,
+                field=f"validate.{key}",
+                fix=f"e.g. {key}: [{'us-core' if key == 'ig' else 'https://...'}]",
+            )
+        out[kw] = value
+    for key, kw in VALIDATE_FLAGS.items():
+        given = getattr(args, kw, None)
+        value = given if given is not None else section.get(key, False)
+        if not isinstance(value, bool):
+            raise InputError(
+                f"{key} must be true or false",
+                file=where,
+                field=f"validate.{key}",
+                fix=f"{key}: true (or false, the default)",
+            )
+        out[kw] = value
+    return out

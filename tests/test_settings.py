@@ -218,3 +218,20 @@ def test_python_post_warns_before_using_the_public_server(
         responses.get(f"{LOCAL}/metadata", json=capability_statement())
         with pytest.raises(DeliveryError):
             post(bundle, LOCAL)
+
+
+def test_one_module_finds_and_reads_the_settings_file() -> None:
+    """Only fhir_adapter/config.py names the variable or the default file as a value (a second
+    reader would drift from it: that is how a missing file came to be ignored)."""
+    import ast
+
+    from fhir_adapter.config import DEFAULT_FILE, ENV_VAR
+
+    package = Path(__file__).resolve().parent.parent / "fhir_adapter"
+    found = sorted(
+        path.relative_to(package).as_posix()
+        for path in package.rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Constant) and node.value in (ENV_VAR, DEFAULT_FILE)
+    )
+    assert found == ["config.py", "config.py"]

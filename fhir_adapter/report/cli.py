@@ -44,10 +44,10 @@ def run(args: argparse.Namespace) -> int:
     data, text = load_bundle(source)
     report, against = None, None
     if not args.no_validate:
+        from fhir_adapter.config import validate_options
         from fhir_adapter.validation import Validator
-        from fhir_adapter.validation.config import profile_options
 
-        options = profile_options(args)
+        options = validate_options(args)
         report = Validator(**options).validate(text if text is not None else data)
         report.source = str(source)
         against = ", ".join(["R4", *options["igs"], *options["profiles"]])

@@ -124,12 +124,12 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from fhir_adapter.bulk.validate import expand_inputs, validate_paths
+    from fhir_adapter.config import validate_options
     from fhir_adapter.progress import Progress
     from fhir_adapter.validation import Validator
-    from fhir_adapter.validation.config import profile_options
     from fhir_adapter.validation.formats import RENDERERS, FileResult
 
-    validator = Validator(only=_split(args.only), skip=_split(args.skip), **profile_options(args))
+    validator = Validator(only=_split(args.only), skip=_split(args.skip), **validate_options(args))
     inputs = expand_inputs(args.files)
     sizes = [p.stat().st_size if isinstance(p, Path) else 0 for p in inputs]
     results: list[FileResult] = []

@@ -76,7 +76,12 @@ def test_config_file_validate_section(files: Path, capsys: pytest.CaptureFixture
     assert code == 0  # the command line wins over the file
     (files / "fhir-adapter.yaml").write_text("validate:\n  igs: [us-core]\n")
     assert main(["validate", "plain.json"]) == 2
-    assert "unknown key(s) igs" in capsys.readouterr().err
+    assert "validate.igs: unknown key(s) igs (fix: did you mean 'ig'?" in capsys.readouterr().err
     (files / "fhir-adapter.yaml").write_text("validate:\n  strict-terminology: maybe\n")
     assert main(["validate", "plain.json"]) == 2
-    assert "strict-terminology must be true or false" in capsys.readouterr().err
+    assert "strict-terminology must be true or false (fix: " in capsys.readouterr().err
+    (files / "fhir-adapter.yaml").write_text("validate:\n  ig: {us-core: 1}\n")
+    assert main(["report", "plain.json", "-o", "r.html"]) == 2
+    assert "validate.ig: ig must be a list of strings (fix: e.g. ig: [us-core])" in (
+        capsys.readouterr().err
+    )
