@@ -14,8 +14,8 @@ import sys
 from collections.abc import Sequence
 from importlib import import_module
 
-from fhir_adapter import __version__
 from fhir_adapter.errors import EXIT_BAD_INPUT, FhirAdapterError
+from fhir_adapter.version import __version__
 
 #: Exit code when stdout's reader has gone (128 + SIGPIPE, as shells report it).
 EXIT_BROKEN_PIPE = 141

@@ -1,5 +1,6 @@
 """House rules checked on the source (by AST): the command-line modules sit on top, no library
-module imports one (imports inside functions included); every input error says how to fix it."""
+module imports one (imports inside functions included); no import cycles anywhere in the package;
+every input error says how to fix it."""
 
 from __future__ import annotations
 
@@ -34,6 +35,70 @@ def test_library_modules_never_import_a_command_line_module() -> None:
                 continue
             wrong += [f"{name} imports {t}" for t in targets if _is_cli(t)]
     assert wrong == []
+
+
+def _import_graph() -> dict[str, set[str]]:
+    """Module -> the package's modules it imports: every import statement, at top level, inside
+    functions and under ``TYPE_CHECKING`` alike (an import hidden in a function still ties the two
+    modules together). ``from package import name`` is an edge to the submodule ``name`` when
+    there is one, else to the package."""
+    modules = {_module(p): p for p in PACKAGE.rglob("*.py")}
+
+    def known(name: str) -> str | None:
+        while name and name not in modules:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        edges: set[str | None] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                edges.update(known(a.name) for a in node.names if a.name.startswith("fhir_adapter"))
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    base = ".".join([*parts, *([base] if base else [])])
+                if base.split(".")[0] == "fhir_adapter":
+                    edges.update(known(f"{base}.{a.name}") for a in node.names)
+        graph[name] = {e for e in edges if e is not None and e != name}
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """One cycle (as a path back to its start) for each module caught in one."""
+    found: list[list[str]] = []
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+
+    def visit(node: str, path: list[str]) -> None:  # path: from the start to node, inclusive
+        state[node] = 1
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                found.append([*path[path.index(nxt) :], nxt])
+            elif nxt not in state:
+                visit(nxt, [*path, nxt])
+        state[node] = 2
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module, [module])
+    return found
+
+
+def test_no_import_cycles_anywhere_in_the_package() -> None:
+    graph = _import_graph()
+    assert len(graph) > 100 and "fhir_adapter.validation.profiles.walk" in graph
+    assert (
+        "fhir_adapter.validation.profiles.values" in graph["fhir_adapter.validation.profiles.walk"]
+    )
+    assert [" -> ".join(c) for c in _cycles(graph)] == []
+
+
+def test_the_cycle_finder_finds_cycles() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"d", "a"}}
+    assert _cycles(graph) == [["a", "b", "c", "a"], ["d", "d"]]
 
 
 #: The user-input errors (``fhir_adapter.errors.InputError`` and its subclasses).

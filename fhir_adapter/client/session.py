@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import requests
 from requests.utils import get_environ_proxies
 
-from fhir_adapter import __version__, jsonio
+from fhir_adapter import jsonio
 from fhir_adapter.client import transport
 from fhir_adapter.client.auth import Auth
 from fhir_adapter.client.errors import ConfigError, DeliveryError, ServerUnreachable
@@ -27,6 +27,7 @@ from fhir_adapter.client.urls import (
     shown,
     unsafe_proxy,
 )
+from fhir_adapter.version import __version__
 
 FHIR_JSON = "application/fhir+json"
 DEFAULT_SERVER = "https://hapi.fhir.org/baseR4"

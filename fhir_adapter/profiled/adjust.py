@@ -29,7 +29,7 @@ from fhir_adapter.errors import ProfileError
 from fhir_adapter.profiled.rules import DAR_URL, Claim, Matcher, package
 
 if TYPE_CHECKING:  # pragma: no cover
-    from fhir_adapter.profiled import ProfileMode
+    from fhir_adapter.profiled.modes import ProfileMode
 
 #: What a data-absent element says, in narratives.
 UNKNOWN_TEXT = "unknown (not stated in the case)"

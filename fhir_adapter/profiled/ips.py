@@ -21,7 +21,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from fhir_adapter import __version__
 from fhir_adapter.bundle import dependency_order, references
 from fhir_adapter.errors import ProfileError
 from fhir_adapter.ids import business_identifier
@@ -29,10 +28,11 @@ from fhir_adapter.mappers.context import MappingContext
 from fhir_adapter.profiled import adjust, ips_text
 from fhir_adapter.profiled.rules import Matcher, rules
 from fhir_adapter.profiled.timestamp import document_time
+from fhir_adapter.version import __version__
 
 if TYPE_CHECKING:  # pragma: no cover
     from fhir_adapter.case import Case
-    from fhir_adapter.profiled import ProfileMode
+    from fhir_adapter.profiled.modes import ProfileMode
     from fhir_adapter.terminology import Terminology
 
 SOFTWARE = "fhir-adapter"

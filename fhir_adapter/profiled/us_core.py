@@ -31,7 +31,7 @@ from fhir_adapter.profiled import adjust
 
 if TYPE_CHECKING:  # pragma: no cover
     from fhir_adapter.case import Case
-    from fhir_adapter.profiled import ProfileMode
+    from fhir_adapter.profiled.modes import ProfileMode
     from fhir_adapter.terminology import Terminology
 
 

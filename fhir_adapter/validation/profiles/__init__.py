@@ -1,2 +1,3 @@
 """Profile validation: IG packages compiled to tables, and the walk that checks resources
-against them (see ``packages``, ``generate``, ``load``, ``walk``)."""
+against them (see ``packages``, ``compiler``, ``load``, ``walk``; ``generate`` writes the
+shipped tables)."""

@@ -173,7 +173,7 @@ class Loader:
         if self._digests().get(pkg.key) == pkg.digest:
             got = self.tables[pkg.key] = _read_table(self.places.shipped[pkg.key])
             return got
-        from fhir_adapter.validation.profiles.generate import GENERATOR_VERSION, dump
+        from fhir_adapter.validation.profiles.compiler import GENERATOR_VERSION, dump
 
         cached = cache_dir() / f"{pkg.key}-{pkg.digest[:20]}-g{GENERATOR_VERSION}.json.gz"
         if self.use_cache and cached.is_file():
@@ -202,7 +202,7 @@ class Loader:
     ) -> dict[str, Any]:
         """Generate a package's table; dependencies must be loadable (or, for the shipped
         tables built offline, are recorded as missing)."""
-        from fhir_adapter.validation.profiles.generate import build
+        from fhir_adapter.validation.profiles.compiler import build
 
         deps: list[dict[str, Any]] = [self.table(*pk.CORE)]
         missing = []

@@ -1,11 +1,13 @@
 """Profile tables as objects: one :class:`Node` per element a profile constrains.
 
-Built once per profile from its table (see ``generate``); the walk reads their attributes only.
+Built once per profile from its table (see ``compiler``); the walk reads their attributes only.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
+
+from fhir_adapter.validation.report import Issue
 
 
 class Node:
@@ -77,3 +79,11 @@ class Profile:
         self.type: str = table["type"]
         self.package: str = table.get("package", "")
         self.root = Node(table["root"])
+
+
+class Ctx(NamedTuple):
+    """The profile being applied, where its findings go, and the resource it is applied to."""
+
+    prof: Profile
+    issues: list[Issue]
+    res: dict[str, Any]

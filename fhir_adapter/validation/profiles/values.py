@@ -5,22 +5,50 @@ target profiles of references (resolved inside the bundle) and the constraints a
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from fhir_adapter.validation.profiles import checks as F
-from fhir_adapter.validation.profiles.nodes import Node
+from fhir_adapter.validation.profiles.nodes import Ctx, Node, Profile
 from fhir_adapter.validation.profiles.terminology import Terminology
 from fhir_adapter.validation.report import Severity
 from fhir_adapter.validation.tables import tables
-
-if TYPE_CHECKING:  # pragma: no cover
-    from fhir_adapter.validation.profiles.walk import Ctx, _Run
 
 _CORE_SD = "http://hl7.org/fhir/StructureDefinition/"
 #: Types a binding applies to (choice suffixes are capitalised).
 _BINDABLE = frozenset(
     {"code", "Code", "Coding", "CodeableConcept", "Quantity", "string", "String", "uri", "Uri"}
 )
+
+
+class Layer(Protocol):
+    """What the checks here read of the loaded profiles and options (``walk.ProfileLayer``)."""
+
+    term: Terminology
+    strict_terminology: bool
+    primitives: frozenset[str]
+    resources: frozenset[str]
+    _cons: dict[tuple[str, str, str], Any]
+    _prim_memo: dict[Any, bool]
+
+    def get(self, canonical: str) -> Profile | None: ...
+
+
+class Run(Protocol):
+    """The walk over one input, as the checks here use it (``walk._Run``): where findings go,
+    references resolved inside the input, conformance and value-set membership."""
+
+    root: Any
+
+    @property
+    def layer(self) -> Layer: ...
+
+    def add(self, ctx: Ctx, kind: str, node: Node, path: str, **values: Any) -> None: ...
+
+    def resolve(self, ref: dict[str, Any]) -> Any: ...
+
+    def conforms(self, value: Any, url: str) -> bool: ...
+
+    def member(self, url: str, value: Any) -> bool | None: ...
 
 
 def codings(value: Any, t: str) -> list[tuple[str | None, str]] | None:
@@ -53,7 +81,7 @@ def member(term: Terminology, url: str, value: Any) -> bool | None:
     return True if True in verdicts else None if None in verdicts else False
 
 
-def binding(run: _Run, ctx: Ctx, value: Any, node: Node, ipath: str, ctype: str | None) -> None:
+def binding(run: Run, ctx: Ctx, value: Any, node: Node, ipath: str, ctype: str | None) -> None:
     """A value against the profile's binding, at the binding's strength."""
     strength, url = node.bind  # type: ignore[misc]
     t = ctype or (node.bind_types[0] if len(node.bind_types) == 1 else "")
@@ -92,7 +120,7 @@ def binding(run: _Run, ctx: Ctx, value: Any, node: Node, ipath: str, ctype: str 
         run.add(ctx, "undecided", node, ipath, shown=shown, url=url, why=why)
 
 
-def target(run: _Run, ctx: Ctx, ref: dict[str, Any], node: Node, ipath: str) -> None:
+def target(run: Run, ctx: Ctx, ref: dict[str, Any], node: Node, ipath: str) -> None:
     """A reference's target, when it resolves inside the bundle, against the target profiles."""
     found = run.resolve(ref)
     if found is None:
@@ -138,7 +166,7 @@ def _type_at(base: str, path: str) -> str | None:
     return t
 
 
-def constraints(run: _Run, ctx: Ctx, value: Any, node: Node, ipath: str, ctype: str | None) -> None:
+def constraints(run: Run, ctx: Ctx, value: Any, node: Node, ipath: str, ctype: str | None) -> None:
     """The profile's own constraints on a value; an expression the engine cannot evaluate is
     reported (information), not skipped silently."""
     from fhir_adapter.validation.invariants import (

@@ -12,13 +12,13 @@ on request). Extensions are checked against their definitions by the engine's ex
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any
 
 from fhir_adapter.errors import InputError
 from fhir_adapter.validation.profiles import checks as F
 from fhir_adapter.validation.profiles import values
 from fhir_adapter.validation.profiles.load import ProfileSet
-from fhir_adapter.validation.profiles.nodes import Node, Profile
+from fhir_adapter.validation.profiles.nodes import Ctx, Node, Profile
 from fhir_adapter.validation.profiles.slicing import Matcher, _list, fixed_matches, pattern_matches
 from fhir_adapter.validation.profiles.terminology import Terminology
 from fhir_adapter.validation.report import Issue
@@ -30,14 +30,6 @@ _CORE_SD = "http://hl7.org/fhir/StructureDefinition/"
 def _suffixes() -> frozenset[str]:
     t = tables()
     return frozenset(n[0].upper() + n[1:] for n in (*t["primitives"], *t["types"]) if "." not in n)
-
-
-class Ctx(NamedTuple):
-    """The profile being applied, where its findings go, and the resource it is applied to."""
-
-    prof: Profile
-    issues: list[Issue]
-    res: dict[str, Any]
 
 
 class ProfileLayer:

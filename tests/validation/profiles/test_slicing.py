@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from fhir_adapter.validation import Validator
-from fhir_adapter.validation.profiles.generate import _core_row
+from fhir_adapter.validation.profiles.compiler import _core_row
 
 from .conftest import make_tgz
 
@@ -353,7 +353,7 @@ def test_unresolvable_reference_is_not_a_slicing_error(validator: Validator) -> 
 
 
 def test_generated_tables_are_deterministic(tmp_path: Path) -> None:
-    from fhir_adapter.validation.profiles.generate import dump
+    from fhir_adapter.validation.profiles.compiler import dump
     from fhir_adapter.validation.profiles.load import Loader
     from fhir_adapter.validation.profiles.packages import read_path
 
