@@ -6,8 +6,9 @@
 beside the checkout). For every package named in :data:`PACKAGES` the index records each
 resource profile's canonical URL and type, the top-level elements the profile makes required
 that base R4 leaves optional (with their allowed types, upper bound, binding strength and
-modifier flag, so an unknown fact can be marked data-absent in the right shape), and the enumerated codes of the value sets the profile
-modes read codes from (:data:`VALUESETS`). Output is sorted JSON: the same packages always give
+modifier flag, so an unknown fact can be marked data-absent in the right shape), for a
+document profile (Composition) the entries each section slice requires, and the enumerated codes
+of the value sets the profile modes read codes from (:data:`VALUESETS`). Output is sorted JSON: the same packages always give
 the same bytes (``tests/profiled/test_index.py`` regenerates it and compares).
 """
 
@@ -70,6 +71,24 @@ def _requires(sd: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _sections(sd: dict[str, Any]) -> dict[str, Any]:
+    """Composition section slices: how many entries each needs (``entry_min``), and its
+    required entry slices (``required_slices``: per slice, the profiles an entry may conform
+    to; each such slice needs at least one entry, e.g. ``problem``: Condition-uv-ips)."""
+    out: dict[str, Any] = {}
+    for el in sd["snapshot"]["element"]:
+        parts = el["id"].split(".")
+        if len(parts) != 3 or not parts[1].startswith("section:"):
+            continue
+        section = out.setdefault(parts[1].split(":", 1)[1], {"required_slices": {}})
+        if parts[2] == "entry":
+            section["entry_min"] = el.get("min", 0)
+        elif parts[2].startswith("entry:") and el.get("min", 0) >= 1:
+            urls = sorted(u for t in el.get("type", []) for u in t.get("targetProfile", []))
+            section["required_slices"][parts[2].split(":", 1)[1]] = urls
+    return out
+
+
 def index_package(tgz: Path) -> dict[str, Any]:
     """The index entry of one package file."""
     members = _members(tgz)
@@ -88,6 +107,8 @@ def index_package(tgz: Path) -> dict[str, Any]:
                 "type": res["type"],
                 "requires": _requires(res),
             }
+            if res["type"] == "Composition":
+                profiles[res["id"]]["sections"] = _sections(res)
         elif rt == "ValueSet" and res.get("url") in VALUESETS:
             valuesets[res["url"]] = [
                 {"system": inc["system"], "code": c["code"], "display": c["display"]}

@@ -7,7 +7,8 @@ findings reported in a DiagnosticReport) is reached from the Composition by refe
 
 - Required sections the case says nothing about (Problems, Allergies, Medications) hold the IPS
   "absent or unknown" statement (e.g. *No information about allergies*), never an empty list and
-  never a made-up "no known allergies".
+  never a made-up "no known allergies". Problems holds it too when its only conditions are
+  differential diagnoses (no clinical status, so no Condition-uv-ips), listed after it.
 - The author is a Device naming fhir-adapter and its version: the document is assembled by
   software from the case, and the narrative says that no clinician wrote or attested it.
 - ``Bundle.timestamp`` and ``Composition.date`` follow :mod:`fhir_adapter.profiled.timestamp`
@@ -26,7 +27,7 @@ from fhir_adapter.errors import ProfileError
 from fhir_adapter.ids import business_identifier
 from fhir_adapter.mappers.context import MappingContext
 from fhir_adapter.profiled import adjust, ips_text
-from fhir_adapter.profiled.rules import Matcher, rules
+from fhir_adapter.profiled.rules import Matcher, package, rules
 from fhir_adapter.profiled.timestamp import document_time
 from fhir_adapter.version import __version__
 
@@ -58,15 +59,19 @@ class _Doc:
         return url
 
 
-def _absent_statement(doc: _Doc, when_empty: dict[str, Any], patient: str) -> dict[str, Any]:
-    """The IPS 'no information about ...' resource of an empty required section."""
+def _absent_statement(
+    doc: _Doc, when_empty: dict[str, Any], patient: str, beside: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The IPS 'no information about ...' resource of a required section; ``beside``: the
+    section's other entries, none of which the IPS accepts in the section's required slice."""
     rtype, key = when_empty["type"], when_empty["code"]
     concept = doc.term.concept("ips", key)
-    rows = [
-        ("Statement", concept.text),
-        ("Why", "the case gives no information on this; nothing is known either way"),
-    ]
-    r = doc.head(rtype, f"ips-{key}", concept.text, rows)
+    why = "the case gives no information on this; nothing is known either way"
+    if beside:
+        names = "; ".join(ips_text.cc_text(r.get("code")) for r in beside)
+        beside_rule = when_empty["beside"]
+        why = f"{beside_rule['none']}; listed beside it: {beside_rule['what']}: {names}"
+    r = doc.head(rtype, f"ips-{key}", concept.text, [("Statement", concept.text), ("Why", why)])
     if rtype == "MedicationStatement":
         r["status"] = "unknown"
         r["medicationCodeableConcept"] = concept.to_codeable_concept()
@@ -104,11 +109,26 @@ def _author(doc: _Doc) -> dict[str, Any]:
 class _Section:
     rule: dict[str, Any]
     entries: list[dict[str, Any]]
-    absent: bool = False  # holds the IPS "no information" statement
+    absent: bool = False  # entries[0] is the IPS "no information" statement
+
+
+def _unfilled(doc: _Doc, rule: dict[str, Any], entries: list[dict[str, Any]]) -> list[str]:
+    """What the Composition profile requires of the section and ``entries`` lack: its
+    required entry slices no entry claims a profile of (e.g. ``problem``: Condition-uv-ips),
+    and ``entry`` when there are too few entries."""
+    comp = Matcher([]).claim("ips", doc.mode.version, {"resourceType": "Composition"})
+    if comp is None:  # pragma: no cover - rules.yaml always gives the Composition a profile
+        return []
+    spec = package("ips", doc.mode.version)["profiles"][comp.id]["sections"][rule["slice"]]
+    claimed = {p.split("|")[0] for r in entries for p in r.get("meta", {}).get("profile", [])}
+    missing = [k for k, urls in spec["required_slices"].items() if not claimed & set(urls)]
+    return missing + (["entry"] if len(entries) < spec["entry_min"] else [])
 
 
 def _sections(doc: _Doc, resources: list[dict[str, Any]], patient: str) -> list[_Section]:
-    """The document's sections in order; absent statements added where required."""
+    """The document's sections in order. A required section whose entries do not fill what
+    the Composition profile requires of it (none at all, or only diagnoses the problem slice
+    refuses) starts with the IPS "no information" statement."""
     matcher = Matcher(resources)
     taken: set[str] = set()
     out = []
@@ -119,13 +139,26 @@ def _sections(doc: _Doc, resources: list[dict[str, Any]], patient: str) -> list[
             if r["id"] not in taken and any(matcher.matches(t, r) for t in rule["takes"])
         ]
         taken.update(r["id"] for r in entries)
-        if entries:
-            out.append(_Section(rule, entries))
-        elif "when_empty" in rule:
-            statement = _absent_statement(doc, rule["when_empty"], patient)
+        if not entries and "when_empty" not in rule:
+            continue
+        section = _Section(rule, entries)
+        # the statement goes beside other entries only where rules.yaml says what they are
+        if _unfilled(doc, rule, entries) and (
+            not entries or "beside" in rule.get("when_empty", {})
+        ):
+            statement = _absent_statement(doc, rule["when_empty"], patient, entries)
             claim = Matcher([statement]).claim("ips", doc.mode.version, statement)
             statement = adjust.apply_claim(statement, claim, doc.unknown)
-            out.append(_Section(rule, [statement], absent=True))
+            section = _Section(rule, [statement, *entries], absent=True)
+        missing = _unfilled(doc, rule, section.entries)
+        if missing:
+            raise ProfileError(
+                f"the IPS section '{rule['title']}' would lack the Composition profile's "
+                f"required entry slices ({', '.join(missing)})",
+                file="fhir_adapter/profiled/rules.yaml",
+                fix=f"review ips.sections {rule['key']}: its takes, when_empty and beside",
+            )
+        out.append(section)
     return out
 
 
@@ -170,20 +203,27 @@ def _label(r: dict[str, Any]) -> str:
     return f"{r['resourceType']} {what}".strip()
 
 
-def _check_problems(doc: _Doc, sections: list[_Section]) -> None:
-    """Composition-uv-ips wants at least one IPS Condition among the problems."""
-    for s in sections:
-        if s.rule["slice"] != "sectionProblems" or s.absent:
-            continue
-        if not any(r.get("meta", {}).get("profile") for r in s.entries):
-            names = ", ".join(ips_text.cc_text(r.get("code")) for r in s.entries)
-            raise ProfileError(
-                f"the IPS problem list needs at least one condition with a clinical status; "
-                f"the case's current problems ({names}) have none",
-                file=doc.case.path,
-                field="conditions[].clinical_status",
-                fix="state the clinical status the source gives (e.g. clinical_status: active)",
-            )
+def _section_div(s: _Section, lookup: ips_text.Lookup) -> str:
+    """A section's narrative: its table, after the "no information" statement if it has one."""
+    if not s.absent:
+        return ips_text.section_div(s.rule["columns"], s.entries, lookup)
+    statement, *beside = s.entries
+    if not beside:
+        return ips_text.absent_div(statement)
+    what = ips_text.cc_text(statement["code"])
+    beside_rule = s.rule["when_empty"]["beside"]
+    note = f"{what}: {beside_rule['none']}. Listed below: {beside_rule['what']}."
+    return ips_text.section_div(s.rule["columns"], beside, lookup, note=note)
+
+
+def _section_line(s: _Section) -> str:
+    """A section in the Composition's summary: its title and what it holds."""
+    if not s.absent:
+        return f"{s.rule['title']} ({len(s.entries)})"
+    if len(s.entries) == 1:
+        return f"{s.rule['title']}: no information"
+    beside = s.rule["when_empty"]["beside"]["what"]
+    return f"{s.rule['title']}: no information; beside it ({len(s.entries) - 1}): {beside}"
 
 
 def _patient_line(doc: _Doc, patient: dict[str, Any]) -> str:
@@ -222,7 +262,6 @@ def build(
     for r in (*profiled, author):
         doc.add(r)
     sections = _sections(doc, profiled, patient)
-    _check_problems(doc, sections)
     for section in sections:
         for r in section.entries:
             doc.add(r)
@@ -237,23 +276,13 @@ def build(
         {
             "title": s.rule["title"],
             "code": term.concept("ips", s.rule["code"]).to_codeable_concept(),
-            "text": {
-                "status": "generated",
-                "div": ips_text.absent_div(s.entries[0])
-                if s.absent
-                else ips_text.section_div(s.rule["columns"], s.entries, lookup),
-            },
+            "text": {"status": "generated", "div": _section_div(s, lookup)},
             "entry": [{"reference": f"urn:uuid:{r['id']}"} for r in s.entries],
         }
         for s in sections
     ]
     source = case.source or {}
-    contents = [
-        f"{s.rule['title']}: no information"
-        if s.absent
-        else f"{s.rule['title']} ({len(s.entries)})"
-        for s in sections
-    ]
+    contents = [_section_line(s) for s in sections]
     items = [
         ("Patient", _patient_line(doc, patients[0])),
         ("Source", "; ".join(str(source[k]) for k in ("kind", "reference") if source.get(k))),

@@ -186,15 +186,18 @@ ROWS: dict[str, Callable[[dict[str, Any], Lookup], Row]] = {
 }
 
 
-def section_div(columns: list[str], entries: list[dict[str, Any]], lookup: Lookup) -> str:
-    """The section's narrative: a table with one row per entry."""
+def section_div(
+    columns: list[str], entries: list[dict[str, Any]], lookup: Lookup, note: str = ""
+) -> str:
+    """The section's narrative: ``note`` as a paragraph, then a table with a row per entry."""
     head = "".join(f"<th>{escape(c)}</th>" for c in columns)
     body = ""
     for r in entries:
         cells = ROWS[r["resourceType"]](r, lookup)
         body += "<tr>" + "".join(f"<td>{escape(c)}</td>" for c in cells) + "</tr>"
     table = f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-    return f'<div xmlns="{XHTML}">{table}</div>'
+    para = f"<p>{escape(note)}</p>" if note else ""
+    return f'<div xmlns="{XHTML}">{para}{table}</div>'
 
 
 def absent_div(statement: dict[str, Any]) -> str:

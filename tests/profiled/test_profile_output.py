@@ -433,20 +433,6 @@ def test_ips_leaves_out_an_unreferenced_ruled_out_diagnosis_and_says_so(
     assert check_bundle(bundle) == [] and validate(bundle, igs=["ips"]).ok
 
 
-def test_ips_problem_list_without_a_clinical_status_is_a_clear_error(
-    epoch: str, write_case: Callable[..., Path]
-) -> None:
-    path = write_case(
-        V2 + "  - {key: maybe, concept: type_2_diabetes_mellitus, verification: differential}\n"
-    )
-    with pytest.raises(ProfileError) as err:
-        convert(path, profile="ips")
-    text = str(err.value)
-    assert str(path) in text and "clinical_status" in text and "Type 2 diabetes" in text
-    # the other modes need no clinical status
-    assert validate(convert(path, profile="us-core"), igs=["us-core"]).ok
-
-
 def test_ips_exam_finding_cited_by_a_pathology_report_claims_no_pathology_profile(
     epoch: str, write_case: Callable[..., Path]
 ) -> None:
