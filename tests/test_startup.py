@@ -1,5 +1,6 @@
-"""Start-up: ``import fhir_adapter`` and ``fhir-adapter --help`` load no case model, mapper or
-converter, and ``fhir_adapter.convert`` is the function however it is reached."""
+"""Start-up: ``import fhir_adapter`` and ``fhir-adapter --help`` load no case model, mapper,
+converter or validation engine, and ``fhir_adapter.convert`` is the function however it is
+reached."""
 
 from __future__ import annotations
 
@@ -8,14 +9,16 @@ import sys
 
 import pytest
 
-#: What start-up must not load: the case model, mappers, converter and tables, and tempfile
-#: (shutil, random and the compression modules).
+#: What start-up must not load: the case model, mappers, converter and tables, the validation
+#: engine, and tempfile (shutil, random and the compression modules).
 HEAVY = (
     "fhir_adapter.case",
     "fhir_adapter.mappers",
     "fhir_adapter.convert",
     "fhir_adapter.terminology",
     "fhir_adapter.profiled",
+    "fhir_adapter.validation.engine",
+    "fhir_adapter.validation.validator",
     "tempfile",
 )
 #: Prints ``LOADED [...]``: the HEAVY modules (or their submodules) in ``sys.modules``.
@@ -42,6 +45,35 @@ def test_help_loads_no_case_model_or_mappers() -> None:
         f"try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n{REPORT}"
     )
     assert "LOADED []" in out
+
+
+def test_help_loads_only_the_command_modules() -> None:
+    """``--help`` loads the CLI, each sub-command's module (stdlib-only at top level) and the
+    packages they sit in: nothing else of fhir_adapter."""
+    from fhir_adapter.cli import COMMANDS
+
+    out = _run(
+        "import sys\nfrom fhir_adapter.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "print('LOADED', *sorted(m for m in sys.modules if m.split('.')[0] == 'fhir_adapter'))"
+    )
+    loaded = out.rpartition("LOADED ")[2].split()
+    expected = {"fhir_adapter", "fhir_adapter.cli", "fhir_adapter.errors", "fhir_adapter.version"}
+    expected |= {"fhir_adapter.files"}  # convert_cli's write_atomic (os and pathlib only)
+    for module in COMMANDS.values():
+        parts = module.split(".")
+        expected |= {".".join(parts[:n]) for n in range(1, len(parts) + 1)}
+    assert set(loaded) == expected
+
+
+def test_the_validation_package_loads_its_engine_on_first_use() -> None:
+    out = _run(
+        "import sys, fhir_adapter.validation as v\n"
+        "print('fhir_adapter.validation.engine' in sys.modules)\n"
+        "print(v.validate({'resourceType': 'Basic'}).ok, 'fhir_adapter.validation.engine' in sys.modules)\n"
+        "print(v.Validator is __import__('fhir_adapter').Validator, v.LAYERS[0])"
+    )
+    assert out.split() == ["False", "False", "True", "True", "json"]
 
 
 @pytest.mark.parametrize(
