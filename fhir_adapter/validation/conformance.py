@@ -17,7 +17,7 @@ from typing import Any
 
 from fhir_adapter.validation.codes import ABSOLUTE_URI
 from fhir_adapter.validation.report import Issue
-from fhir_adapter.validation.tables import choice_names, tables
+from fhir_adapter.validation.tables import choice_names, fhir_type, tables
 
 
 def check(resource: dict[str, Any], path: str, issues: list[Issue]) -> None:
@@ -125,13 +125,13 @@ def _code_system(cs: dict[str, Any], path: str, issues: list[Issue]) -> None:
                     family="structure",
                 )
             )
-        elif value != declared[code] and value != declared[code][:1].upper() + declared[code][1:]:
+        elif fhir_type(value) != declared[code] and value != declared[code]:
             issues.append(
                 Issue(
                     "error",
                     "structure",
                     f"{p}.value{value}",
-                    f"property {code!r} is declared with type {declared[code]}, not {value[:1].lower() + value[1:] if value != 'Coding' else value}",
+                    f"property {code!r} is declared with type {declared[code]}, not {fhir_type(value)}",
                     f"use value{declared[code][:1].upper() + declared[code][1:]}",
                     family="structure",
                 )

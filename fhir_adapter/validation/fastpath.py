@@ -24,11 +24,9 @@ Decider = Callable[[Any], "bool | None"]
 @cache
 def _type_suffixes() -> frozenset[str]:
     """Capitalised FHIR type names: the suffixes a choice element's JSON name can carry."""
-    from fhir_adapter.validation.tables import tables
+    from fhir_adapter.validation.tables import suffix_types
 
-    t = tables()
-    names = set(t["primitives"]) | {k for k, v in t["types"].items() if v["kind"] == "complex-type"}
-    return frozenset(n[0].upper() + n[1:] for n in names)
+    return frozenset(suffix_types())
 
 
 @cache

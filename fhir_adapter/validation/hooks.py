@@ -14,7 +14,7 @@ from fhir_adapter.validation.findings import finding
 from fhir_adapter.validation.plans import QUANTITY_TYPES
 from fhir_adapter.validation.references import ResourceScope, check_reference_type
 from fhir_adapter.validation.report import Issue
-from fhir_adapter.validation.tables import valueset
+from fhir_adapter.validation.tables import fhir_type, valueset
 from fhir_adapter.validation.textlinks import check_text_links
 from fhir_adapter.validation.xhtml import check_narrative
 
@@ -128,13 +128,16 @@ class TypedHooks:
             elif self.profiles is not None:  # checked against its definition: value, sub-extensions
                 self.profiles.check_extension(ext, url, p, issues)
             elif known["types"]:
-                allowed = {a[0].upper() + a[1:] for a in known["types"]}
                 for k in ext:
-                    if k.startswith("value") and k[5:6].isupper() and k[5:] not in allowed:
-                        types = ", ".join(known["types"])
-                        issues.append(
-                            finding("ext_value_type", f"{p}.{k}", url=url, allowed=types, got=k[5:])
-                        )
+                    if k.startswith("value") and k[5:6].isupper():
+                        got = fhir_type(k[5:])
+                        if got not in known["types"]:
+                            allowed = ", ".join(known["types"])
+                            issues.append(
+                                finding(
+                                    "ext_value_type", f"{p}.{k}", url=url, allowed=allowed, got=got
+                                )
+                            )
         if "url" not in ext:
             issues.append(finding("ext_no_url", f"{p}.url"))
         # a primitive value with only an id or extensions (``_valueDateTime``) exists, as in

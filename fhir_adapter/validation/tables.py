@@ -59,6 +59,21 @@ def choice_names(type_key: str) -> dict[str, tuple[str, str]]:
 
 
 @cache
+def suffix_types() -> dict[str, str]:
+    """Choice-name suffix -> FHIR type name, as FHIR spells it: ``String`` -> ``string``,
+    ``DateTime`` -> ``dateTime``, ``CodeableConcept`` -> ``CodeableConcept``."""
+    t = tables()
+    names = [*t["primitives"], *(k for k, v in t["types"].items() if v["kind"] == "complex-type")]
+    return {n[0].upper() + n[1:]: n for n in names}
+
+
+def fhir_type(suffix: str) -> str:
+    """The FHIR type a choice-name suffix (``valueString`` -> ``String``) names: ``string``;
+    an unknown suffix is returned as it is."""
+    return suffix_types().get(suffix, suffix)
+
+
+@cache
 def valueset(url: str) -> tuple[frozenset[str], frozenset[str], frozenset[str]] | None:
     """(system|code set, systems, bare codes) of an expanded value set, or None if not expandable."""
     vs: dict[str, list[str]] | None = tables()["valuesets"].get(url)

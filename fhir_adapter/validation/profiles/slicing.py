@@ -14,6 +14,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from fhir_adapter.validation.tables import fhir_type
+
 _EXT_FN = re.compile(r"""^extension\(['"]([^'"]+)['"]\)$""")
 _OF_TYPE = re.compile(r"^ofType\(([A-Za-z]+)\)$")
 
@@ -78,14 +80,15 @@ def _list(v: Any) -> list[Any]:
 
 
 def choice_types(item: Any, path: str, resolve: Callable[[dict[str, Any]], Any]) -> list[str]:
-    """The type suffixes of the choice element a path ends in (``value`` -> ``Quantity``)."""
+    """The FHIR types of the choice element a path ends in (``value`` -> ``Quantity``,
+    ``valueString`` -> ``string``)."""
     head, _, last = path.rpartition(".")
     last = last.removesuffix("[x]")
     out: list[str] = []
     for v in values_at(item, head, resolve) if head else [item]:
         if isinstance(v, dict):
             out.extend(
-                k[len(last) :]
+                fhir_type(k[len(last) :])
                 for k in v
                 if k.startswith(last) and k[len(last) : len(last) + 1].isupper()
             )
@@ -157,14 +160,11 @@ class Matcher:
                 and path in ("$this", "value", "value[x]")
                 and choice_type is not None
             ):
-                if choice_type not in arg and choice_type[0].lower() + choice_type[1:] not in arg:
+                if choice_type not in arg:
                     return False
                 continue
             if kind == "type" and not path.endswith(("resolve()", "resource")):
-                if not any(
-                    t in arg or t[0].lower() + t[1:] in arg
-                    for t in choice_types(item, path, self.resolve)
-                ):
+                if not any(t in arg for t in choice_types(item, path, self.resolve)):
                     return False
                 continue
             lost: list[int] = []

@@ -14,10 +14,8 @@ from fhir_adapter.validation.report import Severity
 from fhir_adapter.validation.tables import tables
 
 _CORE_SD = "http://hl7.org/fhir/StructureDefinition/"
-#: Types a binding applies to (choice suffixes are capitalised).
-_BINDABLE = frozenset(
-    {"code", "Code", "Coding", "CodeableConcept", "Quantity", "string", "String", "uri", "Uri"}
-)
+#: Types a binding applies to.
+_BINDABLE = frozenset({"code", "Coding", "CodeableConcept", "Quantity", "string", "uri"})
 
 
 class Layer(Protocol):
@@ -181,9 +179,7 @@ def constraints(run: Run, ctx: Ctx, value: Any, node: Node, ipath: str, ctype: s
 
     layer = run.layer
     # a choice value is typed by its suffix; any other by its element's base path
-    base = node.base_path
-    if ctype:
-        base = ctype[0].lower() + ctype[1:] if ctype in layer.primitives else ctype
+    base = ctype or node.base_path
     for key, sev, human, expr in node.cons:
         ck = (key, expr, base)
         compiled = layer._cons.get(ck)

@@ -22,14 +22,16 @@ from fhir_adapter.validation.profiles.nodes import Ctx, Node, Profile
 from fhir_adapter.validation.profiles.slicing import Matcher, _list, fixed_matches, pattern_matches
 from fhir_adapter.validation.profiles.terminology import Terminology
 from fhir_adapter.validation.report import Issue
-from fhir_adapter.validation.tables import tables
+from fhir_adapter.validation.tables import suffix_types, tables
 
 _CORE_SD = "http://hl7.org/fhir/StructureDefinition/"
 
 
-def _suffixes() -> frozenset[str]:
+def _suffixes() -> dict[str, str]:
+    """Choice-name suffix -> the FHIR type it names (``String`` -> ``string``; resource types
+    too, so that ``valuePatient`` is reported as a type the profile does not allow)."""
     t = tables()
-    return frozenset(n[0].upper() + n[1:] for n in (*t["primitives"], *t["types"]) if "." not in n)
+    return {n[0].upper() + n[1:]: n for n in (*t["resources"], *suffix_types().values())}
 
 
 class ProfileLayer:
@@ -50,7 +52,6 @@ class ProfileLayer:
         self.strict_terminology = strict_terminology
         self.must_support = must_support
         self.suffixes = _suffixes()
-        self.primitives = frozenset(p[0].upper() + p[1:] for p in tables()["primitives"])
         self.resources = frozenset(tables()["resources"])
         self._cache: dict[str, Profile | None] = {}
         self._cons: dict[tuple[str, str, str], Any] = {}
@@ -155,14 +156,16 @@ class _Run:
     # ------------------------------------------------------------------ the walk
 
     def items(self, obj: dict[str, Any], name: str, path: str) -> list[tuple[Any, str, str | None]]:
-        """(value, JSON path, choice type) of each repetition of element ``name`` in ``obj``."""
+        """(value, JSON path, choice type) of each repetition of element ``name`` in ``obj``; the
+        choice type is the FHIR type the JSON name's suffix names (``valueString``: ``string``)."""
         if name.endswith("[x]"):
             base = name[:-3]
+            suffixes = self.layer.suffixes
             for k in obj:
                 bare = k[1:] if k[0] == "_" else k
-                if bare.startswith(base) and bare[len(base) :] in self.layer.suffixes:
+                if bare.startswith(base) and bare[len(base) :] in suffixes:
                     value = obj.get(bare)  # None: only the _companion (id, extensions) is there
-                    return [(value, f"{path}.{k}", bare[len(base) :])]
+                    return [(value, f"{path}.{k}", suffixes[bare[len(base) :]])]
             return []
         v = obj.get(name)
         if v is None:
@@ -205,12 +208,7 @@ class _Run:
         if value is None:
             return
         types = node.types
-        if (
-            types is not None
-            and ctype is not None
-            and ctype not in types
-            and ctype[0].lower() + ctype[1:] not in types
-        ):
+        if types is not None and ctype is not None and ctype not in types:
             self.add(ctx, "wrong_type", node, ipath, got=ctype, allowed=", ".join(types))
         if node.fixed is not None and not fixed_matches(node.fixed, value):
             self.add(ctx, "not_fixed", node, ipath, want=F.show(node.fixed))
@@ -237,7 +235,7 @@ class _Run:
         """A value whose type the profile profiles in turn (not extensions: the engine's
         extension hook checks those against their definitions wherever they are)."""
         for t, urls in node.tprof.items():
-            if t == "Extension" or (ctype is not None and ctype != t[0].upper() + t[1:]):
+            if t == "Extension" or (ctype is not None and ctype != t):
                 continue
             loaded = [p for p in (self.layer.get(u) for u in urls) if p is not None]
             if not loaded or not isinstance(value, dict):
