@@ -23,7 +23,6 @@ class Layer(Protocol):
 
     term: Terminology
     strict_terminology: bool
-    primitives: frozenset[str]
     resources: frozenset[str]
     _cons: dict[tuple[str, str, str], Any]
     _prim_memo: dict[Any, bool]
@@ -40,7 +39,15 @@ class Run(Protocol):
     @property
     def layer(self) -> Layer: ...
 
-    def add(self, ctx: Ctx, kind: str, node: Node, path: str, **values: Any) -> None: ...
+    def add(
+        self,
+        ctx: Ctx,
+        kind: str,
+        node: Node,
+        path: str,
+        severity: Severity | None = None,
+        **values: Any,
+    ) -> None: ...
 
     def resolve(self, ref: dict[str, Any]) -> Any: ...
 
@@ -104,16 +111,7 @@ def binding(run: Run, ctx: Ctx, value: Any, node: Node, ipath: str, ctype: str |
         run.add(ctx, kind, node, ipath, shown=shown, url=url)
     elif strength == "required":
         sev: Severity = "error" if strict else "warning"
-        ctx.issues.append(
-            F.finding(
-                "undecided",
-                F.At(ctx.prof.label, node.id, ipath),
-                sev,
-                shown=shown,
-                url=url,
-                why=why,
-            )
-        )
+        run.add(ctx, "undecided", node, ipath, sev, shown=shown, url=url, why=why)
     elif strict:
         run.add(ctx, "undecided", node, ipath, shown=shown, url=url, why=why)
 

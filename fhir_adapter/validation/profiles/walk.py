@@ -21,7 +21,7 @@ from fhir_adapter.validation.profiles.load import ProfileSet
 from fhir_adapter.validation.profiles.nodes import Ctx, Node, Profile
 from fhir_adapter.validation.profiles.slicing import Matcher, _list, fixed_matches, pattern_matches
 from fhir_adapter.validation.profiles.terminology import Terminology
-from fhir_adapter.validation.report import Issue
+from fhir_adapter.validation.report import Issue, Severity
 from fhir_adapter.validation.tables import suffix_types, tables
 
 _CORE_SD = "http://hl7.org/fhir/StructureDefinition/"
@@ -32,6 +32,22 @@ def _suffixes() -> dict[str, str]:
     too, so that ``valuePatient`` is reported as a type the profile does not allow)."""
     t = tables()
     return {n[0].upper() + n[1:]: n for n in (*t["resources"], *suffix_types().values())}
+
+
+#: Findings about one value's content. Where base R4 has already rejected that value (its JSON
+#: type or shape, a choice type R4 does not have), they would restate the same defect.
+_VALUE_KINDS = frozenset(
+    {
+        "wrong_type",
+        "not_fixed",
+        "not_pattern",
+        "not_in_vs",
+        "not_in_extensible",
+        "no_code",
+        "undecided",
+        "too_long",
+    }
+)
 
 
 class ProfileLayer:
@@ -77,7 +93,7 @@ class ProfileLayer:
     def check(self, resource: dict[str, Any], path: str, issues: list[Issue]) -> None:
         """Apply the profiles that apply to a top-level resource, its entries and contained ones."""
         found: list[Issue] = []
-        _Run(self, resource).resource(resource, path, found)
+        _Run(self, resource, issues).resource(resource, path, found)
         # a slice repeats its element's rules (bindings, constraints): one finding per place
         seen: set[tuple[str, str, str]] = set()
         for i in found:
@@ -92,15 +108,18 @@ class ProfileLayer:
         """Validate an extension against its definition (value type, sub-extensions, ...)."""
         prof = self.get(url)
         if prof is not None:
-            _Run(self, ext).item(ext, prof.root, path, None, Ctx(prof, issues, ext))
+            _Run(self, ext, issues).item(ext, prof.root, path, None, Ctx(prof, issues, ext))
 
 
 class _Run:
-    """One top-level input: its bundle index (for resolve()) and conformance memo."""
+    """One top-level input: its bundle index (for resolve()), conformance memo, and what base R4
+    found in it (``base``: the issues list as it is now; later additions are not base R4's)."""
 
-    def __init__(self, layer: ProfileLayer, root: dict[str, Any]) -> None:
+    def __init__(self, layer: ProfileLayer, root: dict[str, Any], base: list[Issue]) -> None:
         self.layer = layer
         self.root = root
+        self._base, self._base_n = base, len(base)
+        self._rejected: frozenset[str] | None = None
         self.index: dict[str, Any] = {}
         self.memo: dict[tuple[int, str], bool] = {}
         self.why: dict[tuple[int, str], str] = {}  # first error of a failed conformance check
@@ -116,10 +135,27 @@ class _Run:
                 if isinstance(r.get("id"), str) and isinstance(r.get("resourceType"), str):
                     self.index[f"{r['resourceType']}/{r['id']}"] = r
 
-    @staticmethod
-    def add(ctx: Ctx, kind: str, node: Node, path: str, **values: Any) -> None:
-        """Record a finding of ``kind`` on ``node`` at ``path``."""
-        ctx.issues.append(F.finding(kind, F.At(ctx.prof.label, node.id, path), **values))
+    def add(
+        self,
+        ctx: Ctx,
+        kind: str,
+        node: Node,
+        path: str,
+        severity: Severity | None = None,
+        **values: Any,
+    ) -> None:
+        """Record a finding of ``kind`` on ``node`` at ``path``, unless it restates an error base
+        R4 already reports there (one defect, one issue)."""
+        if self._base_n and (kind in _VALUE_KINDS or kind == "too_many"):
+            if self._rejected is None:  # first finding of an input base R4 found errors in
+                self._rejected = frozenset(
+                    i.path for i in self._base[: self._base_n] if i.severity in ("error", "fatal")
+                )
+            # too_many is reported at the first extra item; base R4 at the array itself
+            at = path[: path.rfind("[")] if kind == "too_many" and path.endswith("]") else path
+            if at in self._rejected:
+                return
+        ctx.issues.append(F.finding(kind, F.At(ctx.prof.label, node.id, path), severity, **values))
 
     # ------------------------------------------------------------------ which profiles
 
@@ -209,7 +245,9 @@ class _Run:
             return
         types = node.types
         if types is not None and ctype is not None and ctype not in types:
+            # the rest of this node's rules are written for the types it allows
             self.add(ctx, "wrong_type", node, ipath, got=ctype, allowed=", ".join(types))
+            return
         if node.fixed is not None and not fixed_matches(node.fixed, value):
             self.add(ctx, "not_fixed", node, ipath, want=F.show(node.fixed))
         if node.pattern is not None and not pattern_matches(node.pattern, value):

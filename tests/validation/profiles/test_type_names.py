@@ -29,7 +29,6 @@ def _bp() -> dict[str, Any]:
     ("key", "value", "named"),
     [
         ("effectiveInstant", "2023-01-02T10:00:00Z", "instant"),
-        ("effectiveString", "yesterday", "string"),
         ("effectiveTiming", {"event": ["2023-01-02"]}, "Timing"),
     ],
 )
