@@ -15,6 +15,8 @@ from fhir_adapter.paths import FIXTURES_DIR
 CASES = sorted(FIXTURES_DIR.glob("*.case.yaml"))
 #: The format /2 test case that uses every part of the format (tests/data), checked as well.
 ALL_PARTS = Path(__file__).resolve().parents[1] / "data" / "all-parts.case.yaml"
+#: Made-up cases that hold little (tests/data): only a differential diagnosis; no conditions.
+SMALL = [ALL_PARTS.with_name(f"{n}.case.yaml") for n in ("differential-only", "no-conditions")]
 MODES = ["ips", "us-core", "us-core@3.1.1", "us-core@7.0.0"]
 #: A fixed document time for IPS conversions (2024-05-14T00:00:00Z).
 EPOCH = "1715644800"

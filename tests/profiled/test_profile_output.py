@@ -17,12 +17,12 @@ from fhir_adapter.bundle import references
 from fhir_adapter.errors import ProfileError
 from fhir_adapter.profiled import parse_mode
 
-from .conftest import ALL_PARTS, CASES, MODES
+from .conftest import ALL_PARTS, CASES, MODES, SMALL
 from .pkgcheck import check_bundle
 
 Profiled = Callable[[Path, str], dict[str, Any]]
 DAR = "http://hl7.org/fhir/StructureDefinition/data-absent-reason"
-ALL = [(c, m) for c in [*CASES, ALL_PARTS] for m in MODES]
+ALL = [(c, m) for c in [*CASES, ALL_PARTS, *SMALL] for m in MODES]
 IDS = [f"{c.name.removesuffix('.case.yaml')}-{m}" for c, m in ALL]
 
 
