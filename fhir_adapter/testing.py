@@ -96,17 +96,23 @@ def medplum_server_dir() -> Path:
 
 
 @contextmanager
-def medplum_fhir_server(startup_timeout: float = 90.0) -> Iterator[str]:
+def medplum_fhir_server(
+    startup_timeout: float = 90.0, check_references: bool = False
+) -> Iterator[str]:
     """Run Medplum's FHIR engine (``@medplum/fhir-router``, in memory) on a free loopback port;
     yields its base URL (``http://127.0.0.1:PORT/fhir/R4``). Its transaction processor rewrites
     ``fullUrl`` strings as Medplum's server does, and its CapabilityStatement declares what
-    Medplum's does (no update-as-create; conditional create). Needs Node.js (``npm ci`` on first
-    use)."""
+    Medplum's does (no update-as-create; conditional create). With ``check_references`` every
+    create and update whose literal references (``Type/id``) name no stored resource is refused
+    (400), as Medplum's server does with ``checkReferencesOnWrite`` and HAPI does by default.
+    Needs Node.js (``npm ci`` on first use)."""
 
     where = medplum_server_dir()
     port = free_port()
     base = f"http://127.0.0.1:{port}/fhir/R4"
     command = [shutil.which("node") or "node", "server.mjs", str(port)]
+    if check_references:
+        command.append("--check-references")
     with _running(command, where, f"{base}/metadata", startup_timeout):
         yield base
 

@@ -24,6 +24,7 @@ from fhir_adapter.client.errors import (
 from fhir_adapter.client.plan import (
     MODES,
     STRATEGIES,
+    Plan,
     check_bundle,
     choose_strategy,
     plan,
@@ -120,6 +121,37 @@ def check_options(mode: Any, strategy: Any, workers: Any) -> None:
         )
 
 
+def _check_updates(client: FhirClient, steps: Plan) -> None:
+    """Refuse, before sending, an ``each`` post whose reference cycles need updates the server
+    declares it does not offer; note how many resources are written twice."""
+    assert steps.order is not None
+    twice = steps.order.two_phase
+    types = sorted({steps.steps[i].resource_type for i in twice})
+    refused = []
+    for t in types:
+        declared = client.resource_capability(t).get("interaction")
+        codes = (
+            {i.get("code") for i in declared if isinstance(i, dict)}
+            if isinstance(declared, list)
+            else None
+        )
+        if codes and "update" not in codes:
+            refused.append(t)
+    if refused:
+        raise DeliveryError(
+            f"entries refer to each other in reference cycles, which each mode writes in two "
+            f"steps (create, then update), and the server declares no update for "
+            f"{', '.join(refused)} (CapabilityStatement); try --mode transaction",
+            server=client.base_url,
+            request="GET metadata",
+        )
+    steps.notes.append(
+        f"{len(twice)} of {len(steps.steps)} entries ({', '.join(types)}) are in reference "
+        "cycles: each is written first without the references that close the cycle, then "
+        "updated with the whole resource once every entry exists"
+    )
+
+
 def post(
     bundle: dict[str, Any],
     server: str | None = None,
@@ -179,6 +211,8 @@ def post(
         chosen = choose_strategy(client, bundle, mode, strategy)
         steps = plan(bundle, mode, chosen)
         steps.notes.append(strategy_reason(client, bundle, strategy, chosen))
+        if steps.order is not None and steps.order.two_phase:
+            _check_updates(client, steps)
         if steps.mode == "each":
             result = send_each(client, steps, workers, progress)
         else:

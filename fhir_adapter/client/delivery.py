@@ -11,6 +11,7 @@ from typing import Any
 
 from fhir_adapter.client import tree
 from fhir_adapter.client.errors import DeliveryError
+from fhir_adapter.client.order import each_order, first_write
 from fhir_adapter.client.plan import Plan, Step
 from fhir_adapter.client.result import EntryResult, PostResult
 from fhir_adapter.client.session import FhirClient
@@ -167,26 +168,30 @@ def send_each(
     workers: int = 1,
     progress: Callable[[int, int], None] | None = None,
 ) -> PostResult:
-    """One request per resource. Resources go in rounds: a resource is sent once every entry it
-    references has been answered, so its ``urn:uuid`` references can be rewritten to the ids
-    the server gave them. Within a round up to ``workers`` requests run at once. When an error
-    stops the post, the DeliveryError's ``partial`` lists every entry, those never sent too."""
+    """One request per resource, in two phases (see :mod:`fhir_adapter.client.order`).
+
+    First writes go in rounds: a resource is sent once every entry it waits for has been
+    answered, so its ``urn:uuid`` references can be rewritten to the ids the server gave them;
+    in a reference cycle some resources are first written without the references that close
+    it. Then each of those is updated with the whole resource (``PUT Type/<id>``). Within a
+    round up to ``workers`` requests run at once. A resource whose update failed or was never
+    sent is reported as ``incomplete``. When an error stops the post, the DeliveryError's
+    ``partial`` lists every entry, those never sent and those left incomplete too."""
     steps = plan.steps
-    index = {s.full_url: s.index for s in steps if s.full_url}
-    needs = [
-        {
-            index[ref]
-            for ref in tree.outside_references(s.body)
-            if index.get(ref, s.index) != s.index
-        }
-        for s in steps
-    ]
+    order = plan.order or each_order(steps)
     results: list[EntryResult | None] = [None] * len(steps)
     mapping: dict[str, str] = {}  # fullUrl -> Type/id on the server; written between rounds
+    total = len(steps) + len(order.two_phase)
     answered = [0]
     lock = threading.Lock()
-
     errors: dict[int, DeliveryError] = {}
+    update_errors: dict[int, DeliveryError] = {}
+
+    def tick() -> None:
+        if progress is not None:
+            with lock:
+                answered[0] += 1
+                progress(answered[0], total)
 
     def send(i: int) -> EntryResult:
         try:
@@ -194,25 +199,41 @@ def send_each(
         except DeliveryError as err:
             errors[i] = err
             raise
-        if progress is not None:
-            with lock:
-                answered[0] += 1
-                progress(answered[0], len(steps))
+        tick()
         return er
 
     def _send_or_skip(i: int) -> EntryResult:
-        failed = sorted(d for d in needs[i] if (r := results[d]) is None or not r.ok)
-        if not failed:
-            return _send_one(client, steps[i], mapping)
         s = steps[i]
+        if i in order.stuck:
+            er = EntryResult(i, s.resource_type, s.full_url, not_sent=True)
+            er.outcome = _issue(
+                "not sent: part of a reference cycle that runs only through elements a first "
+                f"write must keep ({', '.join(order.stuck[i])}); use transaction mode"
+            )
+            return er
+        failed = sorted(d for d in order.waits(i) if not _written(results[d]))
+        if not failed:
+            omit = {d: steps[d].full_url for d in order.deferred[i]}
+            er = _send_one(client, s, mapping, omit)
+            if omit and er.written:
+                er.deferred = sorted(omit)
+                er.incomplete = _incomplete(
+                    steps, er, "the update that adds them was not sent (the post stopped first)"
+                )
+            return er
         er = EntryResult(i, s.resource_type, s.full_url, not_sent=True)
-        what = ", ".join(f"{d} ({steps[d].resource_type})" for d in failed)
-        why = (
-            "were not created"
-            if all(results[d] is not None for d in failed)
-            else "are part of a reference cycle (use transaction or batch mode)"
-        )
-        er.outcome = _issue(f"not sent: entries {what} {why}")
+        er.outcome = _issue(f"not sent: {_names(steps, failed)} were not created")
+        return er
+
+    def update(i: int) -> EntryResult:
+        er = results[i]
+        assert er is not None
+        try:
+            _update(client, steps, i, er, results, mapping)
+        except DeliveryError as err:
+            update_errors[i] = err
+            raise
+        tick()
         return er
 
     pool = ThreadPoolExecutor(max_workers=workers) if workers > 1 else None
@@ -221,16 +242,19 @@ def send_each(
     try:
         waiting = list(range(len(steps)))
         while waiting:
-            ready = [i for i in waiting if all(results[d] is not None for d in needs[i])]
-            if not ready:  # a reference cycle: these entries can never be resolved one by one
-                ready = waiting
+            ready = [i for i in waiting if all(results[d] is not None for d in order.waits(i))]
+            if not ready:  # only cycles that cannot be broken (and what waits on them) remain
+                ready = [i for i in waiting if i in order.stuck]
             done = _round(pool, send, ready, results)
             for i, er in zip(ready, done, strict=True):
                 results[i] = er
-                if er.ok and er.id and steps[i].full_url:
+                if _written(er) and steps[i].full_url:
                     mapping[steps[i].full_url] = f"{er.resource_type}/{er.id}"
             taken = set(ready)
             waiting = [i for i in waiting if i not in taken]
+        second = [i for i in order.two_phase if _written(results[i])]
+        if second:
+            _round(pool, update, second, results)
     except DeliveryError as err:
         for s in steps:
             if results[s.index] is not None:
@@ -243,6 +267,12 @@ def send_each(
                 er.status = failure.status
                 er.problem = f"failed: {failure}"
             results[s.index] = er
+        for i, failure in update_errors.items():
+            pending = results[i]
+            if pending is not None and pending.incomplete is not None:
+                pending.incomplete = _incomplete(
+                    steps, pending, f"the update that adds them failed: {failure}"
+                )
         result.entries = [er for er in results if er is not None]
         err.partial = result
         raise
@@ -251,6 +281,54 @@ def send_each(
             pool.shutdown(wait=True)
     result.entries = [er for er in results if er is not None]
     return result
+
+
+def _written(er: EntryResult | None) -> bool:
+    return er is not None and er.written
+
+
+def _names(steps: list[Step], indexes: list[int]) -> str:
+    """``entries 3 (Condition), 5 (Observation)``."""
+    return "entries " + ", ".join(f"{d} ({steps[d].resource_type})" for d in indexes)
+
+
+def _incomplete(steps: list[Step], er: EntryResult, why: str) -> str:
+    return (
+        f"written without its references to {_names(steps, er.deferred)} (a reference cycle): "
+        f"{why}; post the bundle again to complete it"
+    )
+
+
+def _update(
+    client: FhirClient,
+    steps: list[Step],
+    i: int,
+    er: EntryResult,
+    results: list[EntryResult | None],
+    mapping: dict[str, str],
+) -> None:
+    """The second write of a resource first written without the references that close a
+    cycle: the whole resource, ``PUT Type/<id>`` under the id the server holds it by."""
+    step = steps[i]
+    missing = [d for d in er.deferred if not _written(results[d])]
+    if missing:
+        er.incomplete = _incomplete(
+            steps, er, f"not updated, as {_names(steps, missing)} were not created"
+        )
+        return
+    url = f"{step.resource_type}/{er.id}"
+    body = {**tree.rewrite_refs(step.body, mapping), "id": er.id}
+    second = Step(step.index, step.resource_type, step.full_url, "PUT", url, body)
+    answer = _answer(client, second, client.request("PUT", url, body=body))
+    if answer.ok:
+        er.version = answer.version or er.version
+        er.incomplete = None
+        return
+    status = f"HTTP {answer.status}" if answer.status else "no status"
+    text = answer.outcome_text()
+    er.incomplete = _incomplete(
+        steps, er, f"the update that adds them failed ({status}{': ' + text if text else ''})"
+    )
 
 
 def _issue(text: str) -> dict[str, Any]:
@@ -288,8 +366,12 @@ def _round(
     return [f.result() for f in futures]
 
 
-def _send_one(client: FhirClient, step: Step, mapping: dict[str, str]) -> EntryResult:
-    body = tree.rewrite_refs(step.body, mapping)
+def _send_one(
+    client: FhirClient, step: Step, mapping: dict[str, str], omit: dict[int, str] | None = None
+) -> EntryResult:
+    """Write one resource, references rewritten by ``mapping``; without its references to the
+    entries in ``omit`` (index -> fullUrl), which a reference cycle defers to an update."""
+    body = tree.rewrite_refs(first_write(step.body, (omit or {}).values()), mapping)
     unresolved = [ref for ref in tree.outside_references(body) if ref.startswith("urn:uuid:")]
     if unresolved:
         er = EntryResult(step.index, step.resource_type, step.full_url, not_sent=True)
@@ -303,6 +385,12 @@ def _send_one(client: FhirClient, step: Step, mapping: dict[str, str]) -> EntryR
         resp = client.request(
             "POST", step.url, body=body, headers=headers, idempotent=step.idempotent
         )
+    er = _answer(client, step, resp)
+    return er
+
+
+def _answer(client: FhirClient, step: Step, resp: Any) -> EntryResult:
+    """The EntryResult of the server's answer to one request of ``each`` mode."""
     answer = client.json(resp, f"{step.method} {client.url(step.url)}") if resp.content else None
     response: dict[str, Any] = {
         "status": str(resp.status_code),

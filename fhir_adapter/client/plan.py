@@ -29,6 +29,7 @@ from typing import Any
 
 from fhir_adapter.client import tree
 from fhir_adapter.client.errors import ConfigError, DeliveryError
+from fhir_adapter.client.order import Order, each_order
 from fhir_adapter.ids import URI_SYSTEM, business_identifier
 from fhir_adapter.validation.jsontext import MAX_DEPTH, too_deep
 
@@ -75,6 +76,8 @@ class Plan:
     steps: list[Step]
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: ``each`` mode: the order of the writes, reference cycles broken into two writes.
+    order: Order | None = None
 
     def bundle(self) -> dict[str, Any]:
         """The transaction or batch Bundle to send."""
@@ -318,7 +321,18 @@ def plan(bundle: dict[str, Any], mode: str, strategy: str) -> Plan:
         )
     if mode == "batch":
         _for_batch(steps, strategy)
-    return Plan(mode, strategy, steps, warnings)
+    order = each_order(steps) if mode == "each" else None
+    if order is not None and order.stuck:
+        first = min(order.stuck)
+        raise ConfigError(
+            f"entries {', '.join(f'{i} ({steps[i].resource_type})' for i in sorted(order.stuck))} "
+            "refer to each other in a cycle that runs only through elements a first write must "
+            f"keep (required, modifiers, identifier: {', '.join(order.stuck[first])}), so they "
+            "cannot be written one by one",
+            field="--mode each",
+            fix="use --mode transaction (the server resolves the cycle in one request)",
+        )
+    return Plan(mode, strategy, steps, warnings, order=order)
 
 
 def _for_batch(steps: list[Step], strategy: str) -> None:

@@ -23,6 +23,12 @@ class EntryResult:
     not_sent: bool = False
     #: Why an answer the server gave cannot be trusted (e.g. a Location naming another id).
     problem: str | None = None
+    #: ``each`` mode, a reference cycle: the entries (indexes) whose references the first write
+    #: left out and an update after every first write added.
+    deferred: list[int] = field(default_factory=list)
+    #: Why the resource is on the server without its deferred references (the update failed or
+    #: was never sent); posting the bundle again completes it. None when complete.
+    incomplete: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -32,6 +38,18 @@ class EntryResult:
             self.status is not None
             and 200 <= self.status < 300
             and not self.differences
+            and self.problem is None
+            and self.incomplete is None
+        )
+
+    @property
+    def written(self) -> bool:
+        """Whether the server holds the resource under a known id (its write was accepted),
+        complete or not."""
+        return (
+            self.id is not None
+            and self.status is not None
+            and 200 <= self.status < 300
             and self.problem is None
         )
 
@@ -43,6 +61,8 @@ class EntryResult:
     def outcome_text(self) -> str:
         """The OperationOutcome's issues (and any problem with the answer) as one line."""
         parts = [self.problem] if self.problem else []
+        if self.incomplete:
+            parts.append(self.incomplete)
         if not self.outcome:
             return "; ".join(parts)
         issues = self.outcome.get("issue")
@@ -89,6 +109,8 @@ class PostResult:
             notes = (
                 e.outcome_text() if not e.ok else ("created" if e.created else "existing/updated")
             )
+            if e.ok and e.deferred:
+                notes += f"; then updated with its references to {_entries(self, e.deferred)}"
             if e.differences:
                 notes = "read-back differs: " + "; ".join(e.differences[:3])
             rows.append(
@@ -108,7 +130,20 @@ class PostResult:
         ]
         ok = sum(e.ok for e in self.entries)
         not_sent = sum(e.not_sent for e in self.entries)
-        failed = len(self.entries) - ok - not_sent
+        incomplete = [e for e in self.entries if e.incomplete is not None and not e.not_sent]
+        failed = len(self.entries) - ok - not_sent - len(incomplete)
         summary = f"{self.server} ({self.mode}, {self.strategy}): {ok} ok, {failed} failed"
-        lines.append(summary + (f", {not_sent} not sent" if not_sent else ""))
+        summary += f", {not_sent} not sent" if not_sent else ""
+        if incomplete:
+            summary += (
+                f", {len(incomplete)} written without their references to later entries "
+                "(post again to complete them)"
+            )
+        lines.append(summary)
         return "\n".join(lines)
+
+
+def _entries(result: PostResult, indexes: list[int]) -> str:
+    """``entries 3 (Condition), 5 (Observation)`` for these entry indexes of ``result``."""
+    types = {e.index: e.resource_type for e in result.entries}
+    return "entries " + ", ".join(f"{i} ({types.get(i, '?')})" for i in indexes)

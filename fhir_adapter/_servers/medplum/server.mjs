@@ -1,7 +1,9 @@
 // fhir-adapter's second local test server: Medplum's FHIR engine (@medplum/fhir-router: its
 // REST router, batch/transaction processor and in-memory repository) behind a plain HTTP
 // listener on 127.0.0.1. Used by fhir_adapter.testing.medplum_fhir_server(); never exposed.
-// Usage: node server.mjs PORT
+// Usage: node server.mjs PORT [--check-references]
+// --check-references: refuse (400) a create or update whose literal references (Type/id) name
+// no stored resource, as Medplum's server does with checkReferencesOnWrite and HAPI by default.
 import http from 'node:http';
 
 // Node 20 has no global WebSocket, which @medplum/core touches when it loads (never used here).
@@ -18,7 +20,35 @@ for (const file of SEARCH_PARAMETER_BUNDLE_FILES) {
 
 const port = Number(process.argv[2]);
 const base = `http://127.0.0.1:${port}/fhir/R4`;
-const repo = new MemoryRepository();
+const checkReferences = process.argv.includes('--check-references');
+
+// A reference the repository can check: relative Type/id or absolute on this server.
+const LITERAL = /^(?:https?:\/\/[^/]+\/fhir\/R4\/)?([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/;
+
+function* references(node, path) {
+  if (Array.isArray(node)) {
+    for (const item of node) yield* references(item, path);
+  } else if (node && typeof node === 'object') {
+    for (const [key, value] of Object.entries(node)) {
+      if (key === 'reference' && typeof value === 'string') yield [value, path];
+      else if (key !== 'contained') yield* references(value, `${path}.${key}`);
+    }
+  }
+}
+
+class ReferenceCheckingRepository extends MemoryRepository {
+  createResourceSync(resource, options, update) {
+    for (const [ref, path] of references(resource, resource.resourceType)) {
+      const match = LITERAL.exec(ref);
+      if (match && !this.resources.get(match[1])?.get(match[2])) {
+        throw new core.OperationOutcomeError(core.badRequest(`Invalid reference (Not found): ${ref}`, path));
+      }
+    }
+    return super.createResourceSync(resource, options, update);
+  }
+}
+
+const repo = checkReferences ? new ReferenceCheckingRepository() : new MemoryRepository();
 const router = new FhirRouter();
 
 // The CapabilityStatement declares what Medplum's server declares for every resource type
