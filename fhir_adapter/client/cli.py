@@ -312,9 +312,7 @@ def _dry_run(args: argparse.Namespace, server: str, auth: Any, steps: Any, repor
     for warning in steps.warnings:
         print(f"warning: {warning}")
     if steps.mode == "each":
-        for s in steps.steps:
-            cond = f"  If-None-Exist: {s.if_none_exist}" if s.if_none_exist else ""
-            print(f"  {s.method} {s.url}{cond}")
+        _dry_each(steps)
     else:
         sent = steps.bundle()
         print(
@@ -322,6 +320,36 @@ def _dry_run(args: argparse.Namespace, server: str, auth: Any, steps: Any, repor
         )
         for s in steps.steps:
             print(f"    {s.method} {s.url}  {s.if_none_exist or ''}")
+
+
+def _dry_each(steps: Any) -> None:
+    """The requests of an ``each`` post in the order they go out: first writes (a resource after
+    the entries it references), then the updates that close reference cycles."""
+    order = steps.order
+    rounds = order.rounds() if order is not None else [[s.index for s in steps.steps]]
+
+    def name(i: int) -> str:
+        return f"{i} ({steps.steps[i].resource_type})"
+
+    if order is not None and order.two_phase:
+        print("first writes, each after the entries it references:")
+    for i in (i for r in rounds for i in r):
+        s = steps.steps[i]
+        cond = f"  If-None-Exist: {s.if_none_exist}" if s.if_none_exist else ""
+        later = sorted(order.deferred[i]) if order is not None else []
+        why = (
+            f"  (entry {i}: first write without its references to entries "
+            f"{', '.join(map(name, later))}: a reference cycle)"
+            if later
+            else ""
+        )
+        print(f"  {s.method} {s.url}{cond}{why}")
+    if order is not None and order.two_phase:
+        print("then, once every entry has been written, the updates that close reference cycles:")
+        for i in order.two_phase:
+            s = steps.steps[i]
+            url = s.url if s.known_id else f"{s.resource_type}/<id the server gives entry {i}>"
+            print(f"  PUT {url}  (entry {i}: the whole resource)")
 
 
 def _bulk(args: argparse.Namespace) -> int:

@@ -673,7 +673,7 @@ def test_each_mode_does_not_send_what_references_a_failed_entry() -> None:
 
 
 @responses.activate
-def test_each_mode_reports_a_reference_cycle_without_sending_it() -> None:
+def test_each_mode_writes_a_reference_cycle_in_two_phases() -> None:
     responses.get(f"{BASE}/metadata", json=capability())
     sent = responses.put(re.compile(rf"{BASE}/.+"), status=201)
     bundle = _levels_bundle()
@@ -681,10 +681,20 @@ def test_each_mode_reports_a_reference_cycle_without_sending_it() -> None:
     a["resource"]["hasMember"] = [{"reference": b["fullUrl"]}]
     b["resource"]["hasMember"] = [{"reference": a["fullUrl"]}]
     result = post(bundle, BASE, mode="each")
-    assert [e.ok for e in result.entries] == [False, False, False, True]  # only the patient
-    assert sent.call_count == 1
-    assert "reference cycle" in result.entries[1].outcome_text()
-    assert "entries 1 (Observation), 2 (Observation)" in result.entries[0].outcome_text()
+    assert result.ok, result.to_table()
+    bodies = [json.loads(c.request.body) for c in sent.calls]
+    assert [r["resourceType"] for r in bodies] == [
+        "Patient",
+        "Observation",  # a, without its reference to b
+        "Observation",  # b, with its reference to a (which now exists)
+        "DiagnosticReport",
+        "Observation",  # a again, whole
+    ]
+    assert "hasMember" not in bodies[1] and bodies[4]["hasMember"] == [
+        {"reference": f"Observation/{b['resource']['id']}"}
+    ]
+    assert result.entries[1].deferred == [2] and not result.entries[2].deferred
+    assert "then updated with its references to entries 2 (Observation)" in result.to_table()
 
 
 def test_a_429_pauses_the_whole_client_for_retry_after() -> None:
