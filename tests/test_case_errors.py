@@ -176,6 +176,23 @@ def test_missing_file_is_a_case_error(tmp_path: Path) -> None:
         load_case(tmp_path / "nope.yaml")
 
 
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"format: fhir-adapter-case/1\nid: caf\xe9\n", "not UTF-8 text (invalid"),
+        (b"format: fhir-adapter-case/1\nid: a\x07b\n", "malformed YAML/JSON: unacceptable"),
+    ],
+)
+def test_unreadable_case_files_say_how_to_fix_them(
+    tmp_path: Path, content: bytes, expected: str
+) -> None:
+    path = tmp_path / "bad.case.yaml"
+    path.write_bytes(content)
+    with pytest.raises(CaseError) as err:
+        load_case(path)
+    assert expected in str(err.value) and err.value.fix
+
+
 def test_cli_bad_case_exits_2_and_writes_nothing(
     write_case: Callable[..., Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

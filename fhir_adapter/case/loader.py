@@ -35,8 +35,18 @@ def load_case(path: str | Path | None = None, *, terminology: Terminology | None
         text = file.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise CaseError("file not found", file=str(file), fix="check the path") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise CaseError(f"cannot read file: {err}", file=str(file)) from None
+    except UnicodeDecodeError as err:
+        raise CaseError(
+            f"cannot read file: not UTF-8 text ({err.reason} at byte {err.start})",
+            file=str(file),
+            fix="save the file as UTF-8",
+        ) from None
+    except OSError as err:
+        raise CaseError(
+            f"cannot read file: {err.strerror or err}",
+            file=str(file),
+            fix="check that the file is readable by this user",
+        ) from None
     return parse_case(text, source=str(file), terminology=terminology)
 
 

@@ -138,9 +138,7 @@ def _explain(err: Any, lines: Lines, source: str, root: dict[str, Any]) -> list[
     path = tuple(err.absolute_path)
     v, inst, schema = err.validator, err.instance, err.schema
 
-    def problem(
-        message: str, fix: str | None, at: tuple[Any, ...] = path, key: bool = False
-    ) -> CaseError:
+    def problem(message: str, fix: str, at: tuple[Any, ...] = path, key: bool = False) -> CaseError:
         return CaseError(
             message,
             file=source,
@@ -228,7 +226,7 @@ def _explain(err: Any, lines: Lines, source: str, root: dict[str, Any]) -> list[
         fix = "list at least one item or remove the key"
     else:
         msg = err.message
-        fix = None
+        fix = f"see {dotted(path) or 'the top level'} in fixtures/README.md (the case format)"
     return [problem(msg, fix)]
 
 

@@ -103,7 +103,11 @@ def parse_with_lines(text: str, source: str) -> tuple[dict[str, Any], Lines]:
             fix="fix the syntax at that line",
         ) from None
     except yaml.YAMLError as err:
-        raise CaseError(f"malformed YAML/JSON: {err}", file=source) from None
+        raise CaseError(
+            f"malformed YAML/JSON: {err}",
+            file=source,
+            fix="correct the syntax (a YAML or JSON linter shows where)",
+        ) from None
     finally:
         loader.dispose()
     if not isinstance(data, dict):
@@ -145,9 +149,7 @@ def col_of(lines: Lines, path: tuple[Any, ...], *, key: bool = False) -> int | N
     return cols.get(where)
 
 
-def problem(
-    lines: Lines, source: str, path: tuple[Any, ...], message: str, fix: str | None
-) -> CaseError:
+def problem(lines: Lines, source: str, path: tuple[Any, ...], message: str, fix: str) -> CaseError:
     """A CaseError located at ``path`` (or the nearest enclosing field the file writes)."""
     where = present(lines, path)
     return CaseError(
