@@ -244,7 +244,7 @@ def send_each(
         while waiting:
             ready = [i for i in waiting if all(results[d] is not None for d in order.waits(i))]
             if not ready:  # only cycles that cannot be broken (and what waits on them) remain
-                ready = [i for i in waiting if i in order.stuck]
+                ready = [i for i in waiting if i in order.stuck] or waiting
             done = _round(pool, send, ready, results)
             for i, er in zip(ready, done, strict=True):
                 results[i] = er

@@ -368,3 +368,23 @@ def test_a_server_declaring_no_update_is_refused_before_sending() -> None:
     assert store.writes == []
     result = _post(Store(), _bundle(DKA), strategy="conditional-create")
     assert any("1 of 30 entries (Encounter) are in reference cycles" in n for n in result.notes)
+
+
+def test_a_first_write_keeps_the_identifier_conditional_create_matches_on() -> None:
+    """An Encounter whose identifier names a Condition of its cycle (its assigner, for the
+    test's sake) keeps the identifier in its first write: the cycle is broken elsewhere, and
+    re-posts match instead of creating a second copy."""
+    bundle = _bundle(DKA)
+    encounter = bundle["entry"][13]["resource"]
+    condition = bundle["entry"][12]
+    encounter["identifier"][0]["assigner"] = {"reference": condition["fullUrl"]}
+    store = Store()
+    for _ in range(2):
+        result = _post(store, bundle, strategy="conditional-create", validate=False)
+        assert result.ok, result.to_table()
+    assert _stored_types(store) == _expected_types(bundle)  # one copy of each
+    first = next(b for m, p, b in store.writes if m == "POST" and p == "Encounter")
+    assert [i["value"] for i in first["identifier"]] == [
+        i["value"] for i in encounter["identifier"]
+    ]
+    assert 12 not in result.entries[13].deferred
