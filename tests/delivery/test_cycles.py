@@ -166,7 +166,8 @@ def test_first_writes_are_valid_resources_that_keep_their_identity(path: str) ->
         assert report.ok, report.to_text()
 
 
-def test_a_cycle_through_required_elements_is_refused_before_sending() -> None:
+def _hard_cycle() -> dict[str, Any]:
+    """The small case with a second Condition; the two name each other as ``subject``."""
     bundle = _bundle("fixtures/t2dm-metformin.case.yaml")
     conditions = [e for e in bundle["entry"] if e["resource"]["resourceType"] == "Condition"]
     a = conditions[0]
@@ -177,6 +178,11 @@ def test_a_cycle_through_required_elements_is_refused_before_sending() -> None:
     a["resource"]["subject"] = {"reference": b["fullUrl"]}  # subject is 1..1: never left out
     b["resource"]["subject"] = {"reference": a["fullUrl"]}
     bundle["entry"].append(b)
+    return bundle
+
+
+def test_a_cycle_through_required_elements_is_refused_before_sending() -> None:
+    bundle = _hard_cycle()
     store = Store()
     with pytest.raises(ConfigError, match=r"cycle that runs only through.*Condition\.subject"):
         _post(store, bundle, validate=False)
@@ -388,3 +394,25 @@ def test_a_first_write_keeps_the_identifier_conditional_create_matches_on() -> N
         i["value"] for i in encounter["identifier"]
     ]
     assert 12 not in result.entries[13].deferred
+
+
+def test_send_each_given_a_hard_cycle_anyway_sends_the_rest_and_names_the_cycle() -> None:
+    from fhir_adapter.client.delivery import send_each
+
+    bundle = _hard_cycle()
+    steps = plan(bundle, "transaction", "put")  # plan() refuses it in each mode
+    steps.mode = "each"
+    store = Store()
+    with HostileServer(store) as srv, FhirClient(srv.base) as c:
+        result = send_each(c, steps)
+    cycle = [e for e in result.entries if "reference cycle" in e.outcome_text()]
+    conditions = [
+        i for i, e in enumerate(bundle["entry"]) if e["resource"]["resourceType"] == "Condition"
+    ]
+    assert [e.index for e in cycle] == conditions
+    assert all(e.not_sent for e in cycle)
+    assert "Condition.subject" in cycle[0].outcome_text()
+    waiting = [e for e in result.entries if "were not created" in e.outcome_text()]
+    assert waiting and all(e.not_sent for e in waiting)
+    assert result.entries[0].ok  # the patient
+    assert len(store.writes) == sum(e.ok for e in result.entries)
