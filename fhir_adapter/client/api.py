@@ -172,7 +172,8 @@ def post(
     unless ``validate=False``; a bundle that cannot be posted as asked is refused
     (:class:`ConfigError`) before anything is sent. ``mode`` is ``transaction`` (all or
     nothing), ``batch`` (independent entries) or ``each`` (one request per resource, references
-    rewritten to server ids). Re-posting a bundle fhir-adapter made creates no duplicates (see
+    rewritten to server ids; reference cycles written in two phases, see
+    :mod:`fhir_adapter.client.order`). Re-posting a bundle fhir-adapter made creates no duplicates (see
     :mod:`fhir_adapter.client.plan`); entries made elsewhere are sent as written. With
     ``verify_readback`` every resource is read back and differences are recorded. ``workers``
     (``each`` mode, 1-32) sends up to that many requests at once; ``progress(done, total)`` is
