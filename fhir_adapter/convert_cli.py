@@ -15,9 +15,6 @@ import argparse
 import sys
 from pathlib import Path
 
-# Where other modules found it first (validation/cli.py); it lives in fhir_adapter.files.
-from fhir_adapter.files import write_atomic
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the ``convert`` options."""
@@ -118,6 +115,8 @@ def run(args: argparse.Namespace) -> int:
         return 1
     text = json.dumps(bundle, indent=2, ensure_ascii=False) + "\n"
     if args.output:
+        from fhir_adapter.files import write_atomic
+
         write_atomic(Path(args.output), text)
         n = len(bundle["entry"])
         kind = bundle["type"] + (f" ({args.profile})" if args.profile else "")

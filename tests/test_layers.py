@@ -37,6 +37,35 @@ def test_library_modules_never_import_a_command_line_module() -> None:
     assert wrong == []
 
 
+def test_names_imported_from_a_command_line_module_are_defined_there() -> None:
+    """A command-line module is no place to find a library function it merely imports (one CLI
+    may share its own option declarations with another)."""
+    modules = {_module(p): p for p in PACKAGE.rglob("*.py")}
+    defined: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        if _is_cli(name):
+            body = ast.parse(path.read_text(encoding="utf-8")).body
+            defined[name] = {
+                n.name for n in body if isinstance(n, (ast.FunctionDef, ast.ClassDef))
+            } | {
+                t.id
+                for n in body
+                if isinstance(n, (ast.Assign, ast.AnnAssign))
+                for t in (n.targets if isinstance(n, ast.Assign) else [n.target])
+                if isinstance(t, ast.Name)
+            }
+    wrong = []
+    for name, path in modules.items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module in defined:
+                wrong += [
+                    f"{name} imports {a.name} from {node.module}"
+                    for a in node.names
+                    if a.name not in defined[node.module]
+                ]
+    assert len(defined) >= 7 and wrong == []
+
+
 def _import_graph() -> dict[str, set[str]]:
     """Module -> the package's modules it imports: every import statement, at top level, inside
     functions and under ``TYPE_CHECKING`` alike (an import hidden in a function still ties the two

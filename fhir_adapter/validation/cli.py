@@ -155,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         text = RENDERERS[args.format](results)
     if args.output:
-        from fhir_adapter.convert_cli import write_atomic
+        from fhir_adapter.files import write_atomic
 
         write_atomic(Path(args.output), text + "\n")
         bad = sum(r.failed for r in results)
