@@ -416,3 +416,20 @@ def test_send_each_given_a_hard_cycle_anyway_sends_the_rest_and_names_the_cycle(
     assert waiting and all(e.not_sent for e in waiting)
     assert result.entries[0].ok  # the patient
     assert len(store.writes) == sum(e.ok for e in result.entries)
+
+
+def test_a_foreign_bundle_with_a_cycle_is_completed_with_the_ids_the_server_gave() -> None:
+    """Entries made elsewhere (plain POSTs, sent as written): the update names the id the
+    server assigned to the first write, and every reference resolves."""
+    bundle = _bundle(DKA)
+    for e in bundle["entry"]:
+        e["request"] = {"method": "POST", "url": e["resource"]["resourceType"]}
+    store = Store()
+    result = _post(store, bundle, validate=False, verify_readback=True)
+    assert result.ok and result.strategy == "as written", result.to_table()
+    assert any("plain POSTs" in w for w in result.warnings)
+    encounter = result.entries[13]
+    assert encounter.deferred and encounter.id and encounter.id.startswith("srv-")
+    updates = [(m, p) for m, p, b in store.writes if m == "PUT"]
+    assert updates == [("PUT", f"Encounter/{encounter.id}")]
+    assert len(store.data) == len(bundle["entry"]) and store.dangling() == []
