@@ -345,7 +345,13 @@ def _dry_each(steps: Any) -> None:
         )
         print(f"  {s.method} {s.url}{cond}{why}")
     if order is not None and order.two_phase:
-        print("then, once every entry has been written, the updates that close reference cycles:")
+        print(
+            "then, once every entry has been written, the updates that close reference cycles "
+            "(under put, a resource the server already holds with these references is read, "
+            "GET, and written once, whole, instead):"
+            if steps.strategy == "put"
+            else "then, once every entry has been written, the updates that close reference cycles:"
+        )
         for i in order.two_phase:
             s = steps.steps[i]
             url = s.url if s.known_id else f"{s.resource_type}/<id the server gives entry {i}>"

@@ -214,6 +214,9 @@ def send_each(
         failed = sorted(d for d in order.waits(i) if not _written(results[d]))
         if not failed:
             omit = {d: steps[d].full_url for d in order.deferred[i]}
+            known = _already_complete(client, s, [steps[d] for d in omit]) if omit else None
+            if known is not None:  # a re-post under put: one write, whole, as nothing is missing
+                return _send_one(client, s, {**mapping, **known})
             er = _send_one(client, s, mapping, omit)
             if omit and er.written:
                 er.deferred = sorted(omit)
@@ -252,7 +255,11 @@ def send_each(
                     mapping[steps[i].full_url] = f"{er.resource_type}/{er.id}"
             taken = set(ready)
             waiting = [i for i in waiting if i not in taken]
-        second = [i for i in order.two_phase if _written(results[i])]
+        second = [
+            i for i, er in enumerate(results) if er is not None and er.written and er.deferred
+        ]
+        for _ in range(len(order.two_phase) - len(second)):
+            tick()  # updates not needed (written whole) or impossible (first write failed)
         if second:
             _round(pool, update, second, results)
     except DeliveryError as err:
@@ -281,6 +288,26 @@ def send_each(
             pool.shutdown(wait=True)
     result.entries = [er for er in results if er is not None]
     return result
+
+
+def _already_complete(client: FhirClient, step: Step, later: list[Step]) -> dict[str, str] | None:
+    """Under ``put``, a resource the server already holds with references to every entry its
+    first write would leave out (a re-post): those entries existed when it was written, so the
+    whole resource can be written at once, without the intermediate version that lacks them.
+    Returns their fullUrl -> ``Type/id`` (ids known in advance), or None to write in two phases
+    (a first post, a resource left incomplete, ids the server assigns, any doubt)."""
+    targets = {t.full_url: f"{t.resource_type}/{t.known_id}" for t in later if t.known_id}
+    if step.known_id is None or len(targets) != len(later):
+        return None
+    try:
+        resp = client.request("GET", step.url)
+        held = client.json(resp, f"GET {client.url(step.url)}") if resp.status_code == 200 else None
+    except DeliveryError:
+        return None
+    if not isinstance(held, dict) or held.get("resourceType") != step.resource_type:
+        return None
+    refs = set(tree.references(tree.relative_refs(held, client.base_url)))
+    return targets if set(targets.values()) <= refs else None
 
 
 def _written(er: EntryResult | None) -> bool:

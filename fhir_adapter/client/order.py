@@ -9,6 +9,8 @@ write leaves out the elements that hold them (the ``Encounter.diagnosis`` items 
 not written yet), and once every entry has been written, an update (``PUT Type/<id>``, the id
 the server holds it under) sends the whole resource. A server that checks references on write
 (HAPI's default) accepts both writes: every reference names a resource that already exists.
+Under ``put`` a resource the server already holds with all those references (a re-post) is
+written once, whole, instead (``delivery``).
 
 Deferred references are chosen greedily, so that a cycle needs few updates (one per Encounter in
 the shipped fixtures), and never in an element whose omission would change what the first write

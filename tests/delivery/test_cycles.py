@@ -349,9 +349,12 @@ def test_dry_run_shows_the_two_phases(capsys: pytest.CaptureFixture[str]) -> Non
         assert main([*args, "--server", "http://127.0.0.1:9/fhir"]) == 0
         out = capsys.readouterr().out.splitlines()
         first = out.index("first writes, each after the entries it references:")
-        then = out.index(
-            "then, once every entry has been written, the updates that close reference cycles:"
+        then = next(
+            i
+            for i, line in enumerate(out)
+            if line.startswith("then, once every entry has been written, the updates")
         )
+        assert ("written once, whole" in out[then]) == (strategy == "put")
         writes = out[first + 1 : then]
         assert len(writes) == 30
         encounter = next(
@@ -433,3 +436,34 @@ def test_a_foreign_bundle_with_a_cycle_is_completed_with_the_ids_the_server_gave
     updates = [(m, p) for m, p, b in store.writes if m == "PUT"]
     assert updates == [("PUT", f"Encounter/{encounter.id}")]
     assert len(store.data) == len(bundle["entry"]) and store.dangling() == []
+
+
+@pytest.mark.parametrize("strategy", ["put", "conditional-create"])
+def test_a_repost_never_writes_a_complete_resource_without_its_references(strategy: str) -> None:
+    """Under put, a resource the server already holds with all its references is written once,
+    whole (no version without them); under conditional create the first write matches and
+    changes nothing. Either way every stored version of the Encounter after the first post has
+    its diagnoses."""
+    bundle = _bundle(DKA)
+    store = Store()
+    assert _post(store, bundle, strategy=strategy).ok
+    store.writes.clear()
+    again = _post(store, bundle, strategy=strategy, verify_readback=True)
+    assert again.ok, again.to_table()
+    encounter = [b for m, p, b in store.writes if p.startswith("Encounter")]
+    if strategy == "put":
+        assert len(store.writes) == len(bundle["entry"])  # each once
+        assert len(encounter) == 1 and "diagnosis" in encounter[0]
+        assert not again.entries[13].deferred
+    else:  # the POST matches (nothing written), then the update
+        assert [("diagnosis" in b) for b in encounter] == [False, True]
+        assert again.entries[13].status == 200 and not again.entries[13].created
+
+
+def test_progress_ends_at_its_total_with_and_without_updates() -> None:
+    bundle = _bundle(DKA)
+    store = Store()
+    ticks: list[tuple[int, int]] = []
+    for n in (1, 2):  # the first post updates the Encounter, the re-post writes it whole
+        assert _post(store, bundle, strategy="put", progress=lambda d, t: ticks.append((d, t))).ok
+        assert ticks[-1] == (31, 31) and len(ticks) == 31 * n
