@@ -32,6 +32,19 @@ def seed_bundle(seed_case: Case) -> dict[str, Any]:
     return convert(seed_case)
 
 
+@pytest.fixture(scope="session")
+def pneumonia_addon() -> Path:
+    """An add-on mappings directory whose ``conditions`` table adds ``pneumonia`` (SNOMED CT
+    233604007), a concept the shipped tables lack."""
+    return Path(__file__).with_name("data") / "pneumonia-addon"
+
+
+@pytest.fixture(scope="session")
+def pneumonia_table(pneumonia_addon: Path) -> str:
+    """The text of that add-on's ``conditions`` table."""
+    return (pneumonia_addon / "conditions.yaml").read_text(encoding="utf-8")
+
+
 @pytest.fixture
 def no_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """An empty settings file named by ``$FHIR_ADAPTER_CONFIG`` (no server, no add-on mappings,

@@ -278,29 +278,16 @@ def test_cli_usage_errors(
     assert not (tmp_path / "out").exists()
 
 
-PNEUMONIA = """\
-concepts:
-  pneumonia:
-    text: Pneumonia
-    codings:
-      - system: http://snomed.info/sct
-        code: "233604007"
-        display: Pneumonia
-        verified: SNOMED CT IPS free set
-"""
-
-
 def test_addon_mappings_reach_the_worker_processes(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
     no_settings: Path,
+    pneumonia_addon: Path,
 ) -> None:
     from fhir_adapter import terminology
 
     monkeypatch.delenv(terminology.ENV_VAR, raising=False)
-    (tmp_path / "mine").mkdir()
-    (tmp_path / "mine" / "conditions.yaml").write_text(PNEUMONIA)
     case = copy_case(SECOND_CASE, tmp_path / "cases" / "p.case.yaml", case_id="pneumonia-case")
     case.write_text(case.read_text().replace("type_2_diabetes_mellitus", "pneumonia"))
     copy_case(SECOND_CASE, tmp_path / "cases" / "q.case.yaml", case_id="pneumonia-case-2")
@@ -308,7 +295,7 @@ def test_addon_mappings_reach_the_worker_processes(
     try:
         assert main(args) == 2  # without the add-on, the case naming pneumonia is skipped
         assert "pneumonia" in capsys.readouterr().err
-        assert main([*args, "--mappings", str(tmp_path / "mine")]) == 0
+        assert main([*args, "--mappings", str(pneumonia_addon)]) == 0
     finally:
         terminology.use_mappings(())
     codes = [

@@ -13,16 +13,6 @@ from fhir_adapter.errors import CaseError, MappingError
 from fhir_adapter.paths import FIXTURES_DIR, MAPPINGS_DIR
 from fhir_adapter.terminology import Terminology
 
-PNEUMONIA = """\
-concepts:
-  pneumonia:
-    text: Pneumonia
-    codings:
-      - system: http://snomed.info/sct
-        code: "233604007"
-        display: Pneumonia
-        verified: SNOMED CT IPS free set
-"""
 SLE_AGAIN = """\
 concepts:
   systemic_lupus_erythematosus:
@@ -44,8 +34,8 @@ def addon(tmp_path: Path, name: str, table: str, text: str) -> Path:
     return d
 
 
-def test_addon_extends_shipped_table(tmp_path: Path) -> None:
-    term = Terminology(MAPPINGS_DIR, [addon(tmp_path, "mine", "conditions", PNEUMONIA)])
+def test_addon_extends_shipped_table(tmp_path: Path, pneumonia_table: str) -> None:
+    term = Terminology(MAPPINGS_DIR, [addon(tmp_path, "mine", "conditions", pneumonia_table)])
     assert term.has("conditions", "pneumonia")
     assert term.has("conditions", "systemic_lupus_erythematosus")  # shipped ones stay
     assert term.concept("conditions", "pneumonia").file == str(
@@ -63,7 +53,7 @@ def test_key_defined_twice_names_both_files(tmp_path: Path) -> None:
     assert "override: true" in msg
 
 
-def test_override_replaces_and_later_addon_wins(tmp_path: Path) -> None:
+def test_override_replaces_and_later_addon_wins(tmp_path: Path, pneumonia_table: str) -> None:
     over = SLE_AGAIN.replace("    codings: []", "    override: true\n    codings: []")
     a = addon(tmp_path, "a", "conditions", over)
     term = Terminology(MAPPINGS_DIR, [a])
@@ -72,25 +62,27 @@ def test_override_replaces_and_later_addon_wins(tmp_path: Path) -> None:
     term = Terminology(MAPPINGS_DIR, [a, b])
     assert term.concept("conditions", "systemic_lupus_erythematosus").text == "SLE (second)"
     # two add-ons, no marker on the later one: an error naming both add-on files
-    c = addon(tmp_path, "c", "conditions", PNEUMONIA)
-    d = addon(tmp_path, "d", "conditions", PNEUMONIA)
+    c = addon(tmp_path, "c", "conditions", pneumonia_table)
+    d = addon(tmp_path, "d", "conditions", pneumonia_table)
     with pytest.raises(MappingError, match=r"c/conditions.yaml and in .*d/conditions.yaml"):
         Terminology(MAPPINGS_DIR, [c, d]).table("conditions")
 
 
-def test_shipped_tables_cannot_mark_override(tmp_path: Path) -> None:
+def test_shipped_tables_cannot_mark_override(tmp_path: Path, pneumonia_table: str) -> None:
     fake_shipped = addon(
         tmp_path,
         "shipped",
         "conditions",
-        PNEUMONIA.replace("    text: Pneumonia\n", "    text: Pneumonia\n    override: true\n"),
+        pneumonia_table.replace(
+            "    text: Pneumonia\n", "    text: Pneumonia\n    override: true\n"
+        ),
     )
     with pytest.raises(MappingError, match="only add-on tables may override"):
         Terminology(fake_shipped).table("conditions")
 
 
-def test_addon_may_add_a_new_table(tmp_path: Path) -> None:
-    term = Terminology(MAPPINGS_DIR, [addon(tmp_path, "mine", "procedures", PNEUMONIA)])
+def test_addon_may_add_a_new_table(tmp_path: Path, pneumonia_table: str) -> None:
+    term = Terminology(MAPPINGS_DIR, [addon(tmp_path, "mine", "procedures", pneumonia_table)])
     assert "procedures" in term.table_names()
     assert term.has("procedures", "pneumonia")
 
@@ -104,11 +96,13 @@ def test_missing_addon_directory_names_its_origin(
         terminology.default_terminology()
 
 
-def test_environment_variable_extends(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_environment_variable_extends(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pneumonia_table: str
+) -> None:
     import os
 
-    a = addon(tmp_path, "a", "conditions", PNEUMONIA)
-    b = addon(tmp_path, "b", "labs", PNEUMONIA.replace("pneumonia:", "other:"))
+    a = addon(tmp_path, "a", "conditions", pneumonia_table)
+    b = addon(tmp_path, "b", "labs", pneumonia_table.replace("pneumonia:", "other:"))
     monkeypatch.setenv(terminology.ENV_VAR, f"{a}{os.pathsep}{b}")
     terminology.default_terminology.cache_clear()
     term = terminology.default_terminology()
@@ -117,10 +111,10 @@ def test_environment_variable_extends(tmp_path: Path, monkeypatch: pytest.Monkey
 
 
 def test_settings_file_paths_are_relative_to_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pneumonia_table: str
 ) -> None:
     project = tmp_path / "project"
-    addon(project, "codes", "conditions", PNEUMONIA)
+    addon(project, "codes", "conditions", pneumonia_table)
     cfg = project / "fhir-adapter.yaml"
     cfg.write_text("mappings: [codes]\n")
     monkeypatch.setenv("FHIR_ADAPTER_CONFIG", str(cfg))
@@ -133,7 +127,7 @@ def test_settings_file_paths_are_relative_to_it(
 
 
 def test_case_with_addon_concept_converts_via_cli(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], pneumonia_table: str
 ) -> None:
     case = tmp_path / "case.yaml"
     case.write_text(CASE)
@@ -144,13 +138,13 @@ def test_case_with_addon_concept_converts_via_cli(
     assert f"read: {MAPPINGS_DIR / 'conditions.yaml'}" in err
     assert "fhir-adapter concepts search pneumonia --kind condition" in err
     assert not out.exists()
-    mine = addon(tmp_path, "mine", "conditions", PNEUMONIA)
+    mine = addon(tmp_path, "mine", "conditions", pneumonia_table)
     assert main(["convert", str(case), "-o", str(out), "--mappings", str(mine)]) == 0
     assert "233604007" in out.read_text()
 
 
-def test_case_error_lists_every_file_read(tmp_path: Path) -> None:
-    mine = addon(tmp_path, "mine", "conditions", PNEUMONIA)
+def test_case_error_lists_every_file_read(tmp_path: Path, pneumonia_table: str) -> None:
+    mine = addon(tmp_path, "mine", "conditions", pneumonia_table)
     case = tmp_path / "case.yaml"
     case.write_text(CASE.replace("concept: pneumonia", "concept: pneumonai"))
     with pytest.raises(CaseError) as info:
