@@ -5,9 +5,10 @@ text/bytes, or a path to a ``.json`` / ``.ndjson`` file, and returns a
 :class:`~fhir_adapter.validation.report.Report` with every issue found in one pass. A
 :class:`Validator` compiles its configuration once and validates many inputs cheaply.
 
-Layers (all on by default): ``json``, ``structure``, ``primitives``, ``bindings``, ``codes``,
-``invariants``, ``references``, ``bundle``. Rules come from tables generated from the official
-R4 definitions (see ``fhir_adapter/validation/generate.py``).
+Layers (all on by default): ``json``, ``structure``, ``extensions``, ``primitives``,
+``bindings``, ``codes``, ``invariants``, ``references``, ``bundle``, ``profiles`` (``LAYERS``).
+Rules come from tables generated from the official R4 definitions (see
+``fhir_adapter/validation/generate.py``).
 
 Profiles: ``igs=["us-core", "hl7.fhir.uv.ips#1.1.0", "path/to/package.tgz"]`` loads IG packages
 (and their dependencies); every loaded profile a resource claims in ``meta.profile`` is checked,
