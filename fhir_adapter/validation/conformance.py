@@ -343,9 +343,9 @@ def _valueset_parameters(vs: dict[str, Any], path: str, issues: list[Issue]) -> 
         if not isinstance(text, str):
             continue
         try:
-            from fhirpathpy.parser import parse
+            from fhir_adapter.validation.invariants import check_syntax
 
-            parse(text)
+            check_syntax(text)
         except Exception:
             issues.append(
                 Issue(

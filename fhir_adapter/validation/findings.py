@@ -43,7 +43,9 @@ KINDS: dict[str, tuple[Severity, str, str, str, str | None]] = {
     "no_required_coding": ("error", "binding", "binding", "no coding from the required value set {name}", "add a coding from {url}"),
     "not_in_extensible": ("warning", "binding", "binding", "code is not in the extensible value set {name} although its system is", "use a code from {url}"),
     "no_code": ("error", "binding", "binding", "no code provided, and a code is required from the value set {url}", "give the element a code from the value set (its own 'unknown'-like code if the value is not known)"),
+    "constraint_unchecked": ("information", "invariant-unchecked", "invariant", "constraint {key} not checked: its FHIRPath evaluation failed here ({err})", None),
     # datatype rules
+    "rng-2": ("error", "rng-2", "invariant", "If present, low SHALL have a lower value than high", "make low lower than high (in the same unit)"),
     "per-1": ("error", "per-1", "invariant", "If present, start SHALL have a lower value than end", "make start earlier than end, at the same precision"),
     "attachment_size": ("error", "attachment", "structure", "stated size {size} does not match the data's {actual} bytes", "correct size or data"),
 }  # fmt: skip

@@ -1,5 +1,5 @@
 """Typed hooks: the checks that run on one datatype value once the walk has passed over it
-(Extension, Reference, Coding, Quantity, Narrative, Period, Attachment), extension contexts and
+(Extension, Reference, Coding, Quantity, Narrative, Period, Range, Attachment), extension contexts and
 bindings. The walk (``engine``) decides where they apply; the checks live here and in the
 per-value modules (``primitives``, ``codes``, ``xhtml``, ``textlinks``, ``references``)."""
 
@@ -75,6 +75,12 @@ class TypedHooks:
         elif t == "Period" and self.do_inv:
             if not per1_holds(item.get("start"), item.get("end")):
                 issues.append(finding("per-1", p))
+        elif t == "Range" and self.do_inv:
+            holds = rng2_holds(item.get("low"), item.get("high"))
+            if holds is None:
+                issues.append(finding("constraint_unchecked", p, key="rng-2", err=_RNG2_UNITS))
+            elif not holds:
+                issues.append(finding("rng-2", p))
         elif t == "Attachment" and self.do_prim:
             _attachment(item, p, issues)
 
@@ -240,3 +246,29 @@ def per1_holds(start: Any, end: Any) -> bool:
     if da[:n] != db[:n]:
         return da[:n] < db[:n]
     return len(start) == len(end)
+
+
+_RNG2_UNITS = "low and high are in different units, which are not converted offline"
+
+
+def rng2_holds(low: Any, high: Any) -> bool | None:
+    """rng-2, FHIRPath ``low <= high`` for two quantities: their values compared when both have
+    one, in the same unit (system and code; the unit text when neither has a code). A missing
+    value leaves the comparison empty, which holds. None: different units (UCUM conversion, as
+    the official validator does, is not done here)."""
+    if not isinstance(low, dict) or not isinstance(high, dict):
+        return True
+    a, b = _number(low.get("value")), _number(high.get("value"))
+    if a is None or b is None:
+        return True  # no value (or not a number, reported as such): FHIRPath's empty
+    if _unit(low) != _unit(high):
+        return None
+    return a <= b
+
+
+def _number(v: Any) -> float | None:
+    return v if type(v) in (int, float) else None
+
+
+def _unit(q: dict[str, Any]) -> tuple[Any, Any]:
+    return (q.get("system"), q["code"]) if q.get("code") is not None else (None, q.get("unit"))

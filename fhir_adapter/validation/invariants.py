@@ -4,7 +4,8 @@ Every constraint of every type and element is taken from the generated tables. E
 is compiled once, on first use. Natively checked elsewhere (and skipped here): ``ele-1`` (the JSON
 layer rejects empty elements), ``ext-1`` (structure), ``txt-1``/``txt-2`` (the engine's narrative
 check implements ``htmlChecks()``, which fhirpathpy lacks), ``dom-3`` and ``ref-1`` (the reference
-layer), ``per-1`` (date comparison across precisions) and ``bdl-3/4/5/7/8`` (the bundle layer, which names the offending entry; these scan
+layer), ``per-1`` (date comparison across precisions), ``rng-2`` (quantity comparison, which
+fhirpathpy cannot do) and ``bdl-3/4/5/7/8`` (the bundle layer, which names the offending entry; these scan
 every entry and are slow through the engine).
 Constraints that need a terminology server or other resources (``memberOf``, ``conformsTo``,
 ``resolve``) are marked ``offline-unsupported`` by the generator and skipped.
@@ -22,6 +23,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from fhir_adapter.validation.fastpath import compile_fast, fhirpath_names
+from fhir_adapter.validation.findings import finding
 from fhir_adapter.validation.report import Issue
 from fhir_adapter.validation.tables import fhirpath_asts, tables
 
@@ -39,6 +41,7 @@ NATIVE = frozenset(
         "bdl-7",
         "bdl-8",
         "per-1",
+        "rng-2",
     }
 )
 _NAMES = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -140,6 +143,22 @@ class _Compiled:
                 self.local = False
 
 
+class _Unparsed(_Compiled):
+    """A constraint the FHIRPath engine cannot parse: evaluating it raises the parse error."""
+
+    def __init__(self, key: str, severity: str, human: str, err: Exception) -> None:
+        self.key, self.message = key, human
+        self.severity = "error" if severity == "error" else "warning"
+        self.local, self.fast, self.empty_result = False, None, None
+        self.names: frozenset[str] = frozenset()
+        reason = f"cannot parse its expression: {err}"
+
+        def fn(node: Any, ctx: Any = None) -> list[Any]:
+            raise EvaluationError(reason)
+
+        self.fn = fn
+
+
 def compile_constraint(
     key: str, severity: str, human: str, expression: str, base: str
 ) -> _Compiled:
@@ -179,7 +198,10 @@ def _typed_compile(expression: str, base: str) -> Callable[..., list[Any]]:
     from fhirpathpy.parser import parse
 
     model = models["r4"]
-    parsed = fhirpath_asts().get(expression) or parse(expression)
+    parsed = fhirpath_asts().get(expression)  # R4's own, parsed when the tables were built
+    if parsed is None:
+        check_syntax(expression)
+        parsed = parse(expression)
     if not base or ("." not in base and base[0].isupper() and base in tables()["resources"]):
         return lambda node, ctx=None: apply_parsed_path(node, parsed, ctx or {}, model, _OPTIONS)
     return lambda node, ctx=None: apply_parsed_path(
@@ -187,9 +209,55 @@ def _typed_compile(expression: str, base: str) -> Callable[..., list[Any]]:
     )
 
 
+def check_syntax(expression: str) -> None:
+    """Raise :class:`EvaluationError` unless ``expression`` is FHIRPath as the grammar defines it.
+
+    Written here because fhirpathpy's parser recovers from syntax errors silently and stops at
+    the first complete expression (``name.((given`` and ``a b`` parse), so an expression it
+    cannot read would be evaluated as some other expression. This reads the grammar's
+    ``entireExpression`` (up to the end) with fhirpathpy's own generated lexer and parser and a
+    listener that raises; the tree is not built (fhirpathpy's ``parse`` builds the one used).
+    """
+    from antlr4 import CommonTokenStream, InputStream
+    from antlr4.error.ErrorListener import ErrorListener
+    from fhirpathpy.parser.generated.FHIRPathLexer import FHIRPathLexer
+    from fhirpathpy.parser.generated.FHIRPathParser import FHIRPathParser
+
+    class _Raise(ErrorListener):
+        def syntaxError(
+            self, recognizer: Any, symbol: Any, line: int, col: int, msg: str, e: Any
+        ) -> None:
+            raise EvaluationError(f"not FHIRPath at column {col + 1}: {msg}")
+
+    lexer = FHIRPathLexer(InputStream(expression))
+    lexer.removeErrorListeners()
+    lexer.addErrorListener(_Raise())
+    parser = FHIRPathParser(CommonTokenStream(lexer))
+    parser.removeErrorListeners()
+    parser.addErrorListener(_Raise())
+    parser.buildParseTrees = False
+    parser.entireExpression()
+
+
 def _truthy(result: list[Any]) -> bool:
-    # FHIRPath: an empty result or a single true means the constraint holds.
-    return not result or result == [True] or (len(result) == 1 and result[0] is not False)
+    """FHIRPath: an empty result or a single true means the constraint holds. Raises
+    :class:`EvaluationError` for the error value fhirpathpy returns instead of raising
+    (``single()`` over several items)."""
+    if not result or result == [True]:
+        return True
+    if len(result) == 1 and type(result[0]) is dict and result[0].get("$status") == "error":
+        raise EvaluationError(str(result[0].get("$error", "evaluation error")))
+    return len(result) == 1 and result[0] is not False
+
+
+class EvaluationError(Exception):
+    """A FHIRPath expression could not be evaluated (or parsed) on a node."""
+
+
+def unchecked(key: str, path: str, err: BaseException) -> Issue:
+    """Constraint ``key`` could not be evaluated at ``path``: reported (information), never
+    taken as holding or failing. A RecursionError is not caught here: see the depth guard."""
+    return finding("constraint_unchecked", path, key=key, err=str(err)[:200] or type(err).__name__)
 
 
 class Invariants:
@@ -213,8 +281,8 @@ class Invariants:
                     got.append(_Compiled(c[0], c[1], c[2], c[3], base=key))
                 except ImportError:
                     raise  # fhirpathpy missing: never validate silently without invariants
-                except Exception:
-                    continue  # an expression fhirpathpy cannot parse: skipped (see tests)
+                except Exception as err:  # reported wherever it applies, as not checked
+                    got.append(_Unparsed(c[0], c[1], c[2], err))
             self._compiled[key] = got
         return got
 
@@ -241,8 +309,11 @@ class Invariants:
                     ok = _truthy(
                         c.fn(node, {"resource": resource, "rootResource": root, **_CONTEXT})
                     )
-                except Exception:
-                    continue  # engine limitation on this input: not reported as a violation
+                except RecursionError:
+                    raise
+                except Exception as err:  # reported as not checked, never as a violation
+                    issues.append(unchecked(c.key, path, err))
+                    continue
             if not ok:
                 issues.append(Issue(c.severity, c.key, path, c.message, family="invariant"))  # type: ignore[arg-type]
 

@@ -17,7 +17,14 @@ QUANTITY_TYPES = frozenset(
     {"Quantity", "SimpleQuantity", "MoneyQuantity", "Age", "Count", "Distance", "Duration"}
 )
 #: Datatypes with checks of their own after the element walk (see ``hooks.TypedHooks``).
-HOOKED_TYPES = QUANTITY_TYPES | {"Extension", "Reference", "Narrative", "Period", "Attachment"}
+HOOKED_TYPES = QUANTITY_TYPES | {
+    "Extension",
+    "Reference",
+    "Narrative",
+    "Period",
+    "Range",
+    "Attachment",
+}
 
 
 @dataclass(slots=True, frozen=True)

@@ -146,6 +146,13 @@ CASES: list[tuple[str, str, str, dict[str, Any], dict[str, Any]]] = [
         obs(effectivePeriod={"start": "2020-01-02", "end": "2020-01-01"}),
     ),
     (
+        "rng-2",
+        "error",
+        "Observation.valueRange",
+        obs(valueRange={"low": {"value": 1, "unit": "mg"}, "high": {"value": 2, "unit": "mg"}}),
+        obs(valueRange={"low": {"value": 3, "unit": "mg"}, "high": {"value": 2, "unit": "mg"}}),
+    ),
+    (
         "bdl-2",
         "error",
         "Bundle",
@@ -233,3 +240,18 @@ def test_every_constraint_compiles_or_is_accounted_for() -> None:
     compiled, failed = Invariants().compile_all()
     assert compiled > 700
     assert failed == []
+
+
+def test_rng2_in_different_units_is_reported_as_not_checked() -> None:
+    ucum = "http://unitsofmeasure.org"
+    low = {"value": 3, "unit": "g", "system": ucum, "code": "g"}
+    high = {"value": 2, "unit": "kg", "system": ucum, "code": "kg"}
+    report = validate(obs(valueRange={"low": low, "high": high}))
+    assert not [i for i in report.issues if i.rule == "rng-2"]
+    (note,) = [i for i in report.issues if i.rule == "invariant-unchecked"]
+    assert (note.severity, note.path) == ("information", "Observation.valueRange")
+    assert note.message.startswith("constraint rng-2 not checked") and "units" in note.message
+    high["code"] = high["unit"] = "g"  # same unit: compared
+    assert [i.rule for i in validate(obs(valueRange={"low": low, "high": high})).errors] == [
+        "rng-2"
+    ]

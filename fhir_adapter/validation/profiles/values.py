@@ -213,6 +213,8 @@ def constraints(run: Run, ctx: Ctx, value: Any, node: Node, ipath: str, ctype: s
                     UNDECIDED.reset(noted)
                 if memo is not None and len(layer._prim_memo) < 50_000:
                     layer._prim_memo[memo] = ok  # a primitive's verdict depends on it only
+        except RecursionError:
+            raise  # input nested too deep: the validator reports that once
         except Exception as err:
             run.add(ctx, "constraint_failed", node, ipath, key=key, err=str(err)[:200])
             continue
