@@ -22,6 +22,7 @@ from typing import Any
 
 from fhir_adapter.validation.findings import finding
 from fhir_adapter.validation.hooks import TypedHooks, no_code
+from fhir_adapter.validation.jsontext import MAX_DEPTH
 from fhir_adapter.validation.plans import Plan, PlanCompiler, Spec
 from fhir_adapter.validation.primitives import check_primitive, jtype_name
 from fhir_adapter.validation.references import ResourceScope, check_bundle, check_contained_refs
@@ -45,6 +46,16 @@ LAYERS = (
 _CONFORMANCE_CHECKED = frozenset(
     {"CapabilityStatement", "SearchParameter", "ValueSet", "StructureDefinition", "CodeSystem"}
 )
+
+
+class TooDeep(Exception):
+    """The walk reached an element nested more than ``MAX_DEPTH`` levels deep."""
+
+
+#: The shortest path that can be ``MAX_DEPTH`` levels deep (each level adds at least two
+#: characters, ``.a`` or ``[0]``): only paths this long have their levels counted, so the depth
+#: guard costs one ``len`` per object walked.
+_LONG_PATH = 2 * MAX_DEPTH - 1
 
 
 class Walker(PlanCompiler, TypedHooks):
@@ -155,6 +166,8 @@ class Walker(PlanCompiler, TypedHooks):
         root: dict[str, Any],
     ) -> None:
         """Validate a JSON object against the element table of type/backbone ``tkey``."""
+        if len(path) >= _LONG_PATH and path.count(".") + path.count("[") >= MAX_DEPTH - 1:
+            raise TooDeep(path)
         plan = self._plans.get(tkey) or self._plan(tkey)
         els, choices, fast = plan.els, plan.choices, plan.fast
         seen_choice: dict[str, str] = {}

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from fhir_adapter.errors import InputError
-from fhir_adapter.validation.engine import LAYERS, Walker
+from fhir_adapter.validation.engine import LAYERS, TooDeep, Walker
 from fhir_adapter.validation.jsontext import (
     MAX_DEPTH,
     DuplicateKeyError,
@@ -127,13 +127,23 @@ class Validator:
             or "Resource"
         )
         root = root if isinstance(root, str) else "Resource"
-        if too_deep(resource):
+        # Nesting past MAX_DEPTH is one fatal issue. The walk stops at such a level of the
+        # elements it walks (TooDeep); what it does not walk into (unknown elements, values of
+        # the wrong JSON type) is measured only when it found errors, so valid input costs nothing.
+        try:
+            self._walker.resource(resource, root, issues)
+            if any(i.severity in ("error", "fatal") for i in issues) and too_deep(resource):
+                return Report([_too_deep(root)], source)
+            if self._profiles is None and _claims_profiles(resource):
+                self._profiles = self._profile_layer()  # R4 core profiles, for meta.profile claims
+            if (
+                self._profiles is not None
+                and isinstance(resource, dict)
+                and "profiles" in self.layers
+            ):
+                self._profiles.check(resource, root, issues)
+        except (TooDeep, RecursionError):
             return Report([_too_deep(root)], source)
-        self._walker.resource(resource, root, issues)
-        if self._profiles is None and _claims_profiles(resource):
-            self._profiles = self._profile_layer()  # R4 core profiles, for meta.profile claims
-        if self._profiles is not None and isinstance(resource, dict) and "profiles" in self.layers:
-            self._profiles.check(resource, root, issues)
         if issues:
             issues = _with_resources(issues, resource)
         return Report(issues, source)
