@@ -168,3 +168,49 @@ def test_every_input_error_names_its_fix() -> None:
             if name in errors and "fix" not in keywords and None not in keywords:
                 missing.append(f"{where}:{node.lineno}")
     assert missing == []
+
+
+def test_modules_stay_under_about_600_lines() -> None:
+    """Modules are split along their seams before they grow past ~600 lines (generated JSON
+    schemas aside)."""
+    long = {
+        _module(p): n
+        for p in PACKAGE.rglob("*.py")
+        if "schemas" not in p.relative_to(PACKAGE).parts
+        and (n := len(p.read_text(encoding="utf-8").splitlines())) > 650
+    }
+    assert long == {}
+
+
+#: what the profile walk itself reports: counts, slicing, nested profiles, must-support
+WALK_FINDINGS = {
+    "too_few",
+    "too_many",
+    "forbidden",
+    "must_support",
+    "no_slice",
+    "not_at_end",
+    "out_of_order",
+    "slice_unresolved",
+    "slice_unmatchable",
+    "not_conformant",
+}
+
+
+def test_the_profile_walk_is_apart_from_the_checks_on_values() -> None:
+    """profiles/walk.py finds the values each profile element constrains; the rules on a value
+    (type, fixed, pattern, binding, maxLength, targets, constraints) are checked in
+    profiles/values.py, which walks nothing."""
+    walk = ast.parse((PACKAGE / "validation/profiles/walk.py").read_text(encoding="utf-8"))
+    kinds = {
+        call.args[1].value
+        for call in ast.walk(walk)
+        if isinstance(call, ast.Call)
+        and isinstance(call.func, ast.Attribute)
+        and call.func.attr == "add"
+        and len(call.args) > 1
+        and isinstance(call.args[1], ast.Constant)
+    }
+    assert kinds and kinds <= WALK_FINDINGS, kinds - WALK_FINDINGS
+    values = (PACKAGE / "validation/profiles/values.py").read_text(encoding="utf-8")
+    assert ".element(" not in values and ".slice(" not in values

@@ -1,4 +1,4 @@
-"""Findings of the base R4 walk: one table of kinds and one factory (as ``profiles.checks`` for
+"""Findings of the base R4 walk: one table of kinds and one factory (as ``profiles.findings`` for
 profile findings). Call sites stay one line: ``issues.append(finding("empty_array", path))``."""
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ class Node:
         "base_path",
         "bind",
         "bind_types",
+        "checked",
         "children",
         "cons",
         "fixed",
@@ -53,6 +54,11 @@ class Node:
         self.base_path: str = row.get("bp", "")
         self.maxlen: int | None = row.get("maxlen")
         self.ms: bool = bool(row.get("ms"))
+        #: whether the node has rules on its values (see ``values.check``)
+        self.checked = any(
+            x is not None and x != []
+            for x in (self.types, self.fixed, self.pattern, self.bind, self.maxlen, self.targets)
+        ) or bool(self.cons)
         s = row.get("slicing")
         slices = row.get("slices") or []
         self.slicing: list[list[str]] | None = (

@@ -1,14 +1,16 @@
-"""Per-value profile rules that need more than the node: bindings (three-valued terminology),
-target profiles of references (resolved inside the bundle) and the constraints a profile adds
-(FHIRPath, with the core invariants' shortcuts)."""
+"""The checks of profile rules on one value (``check``): its type, fixed and pattern values,
+bindings (three-valued terminology), maxLength, target profiles of references (resolved inside
+the bundle) and the constraints a profile adds (FHIRPath, with the core invariants' shortcuts).
+The walk (``walk``) finds the values; nothing here walks."""
 
 from __future__ import annotations
 
 import re
 from typing import Any, Protocol
 
-from fhir_adapter.validation.profiles import checks as F
+from fhir_adapter.validation.profiles import findings as F
 from fhir_adapter.validation.profiles.nodes import Ctx, Node, Profile
+from fhir_adapter.validation.profiles.slicing import fixed_matches, pattern_matches
 from fhir_adapter.validation.profiles.terminology import Terminology
 from fhir_adapter.validation.report import Severity
 from fhir_adapter.validation.tables import tables
@@ -54,6 +56,29 @@ class Run(Protocol):
     def conforms(self, value: Any, url: str) -> bool: ...
 
     def member(self, url: str, value: Any) -> bool | None: ...
+
+
+def check(run: Run, ctx: Ctx, value: Any, node: Node, ipath: str, ctype: str | None) -> bool:
+    """The rules of ``node`` on one value: type, fixed and pattern values, binding, maxLength,
+    target profiles, constraints. False when the value is of a type the node does not allow:
+    that one finding, since the node's other rules are written for the types it allows."""
+    types = node.types
+    if types is not None and ctype is not None and ctype not in types:
+        run.add(ctx, "wrong_type", node, ipath, got=ctype, allowed=", ".join(types))
+        return False
+    if node.fixed is not None and not fixed_matches(node.fixed, value):
+        run.add(ctx, "not_fixed", node, ipath, want=F.show(node.fixed))
+    if node.pattern is not None and not pattern_matches(node.pattern, value):
+        run.add(ctx, "not_pattern", node, ipath, want=F.show(node.pattern))
+    if node.bind is not None:
+        binding(run, ctx, value, node, ipath, ctype)
+    if node.maxlen is not None and isinstance(value, str) and len(value) > node.maxlen:
+        run.add(ctx, "too_long", node, ipath, n=len(value), hi=node.maxlen)
+    if node.targets is not None and isinstance(value, dict):
+        target(run, ctx, value, node, ipath)
+    if node.cons:
+        constraints(run, ctx, value, node, ipath, ctype)
+    return True
 
 
 def codings(value: Any, t: str) -> list[tuple[str | None, str]] | None:

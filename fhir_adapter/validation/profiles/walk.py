@@ -15,11 +15,11 @@ from __future__ import annotations
 from typing import Any
 
 from fhir_adapter.errors import InputError
-from fhir_adapter.validation.profiles import checks as F
+from fhir_adapter.validation.profiles import findings as F
 from fhir_adapter.validation.profiles import values
 from fhir_adapter.validation.profiles.load import ProfileSet
 from fhir_adapter.validation.profiles.nodes import Ctx, Node, Profile
-from fhir_adapter.validation.profiles.slicing import Matcher, _list, fixed_matches, pattern_matches
+from fhir_adapter.validation.profiles.slicing import Matcher, _list
 from fhir_adapter.validation.profiles.terminology import Terminology
 from fhir_adapter.validation.report import Issue, Severity
 from fhir_adapter.validation.tables import suffix_types, tables
@@ -243,23 +243,8 @@ class _Run:
         """One value of a constrained element (or of a slice): its rules, then its children."""
         if value is None:
             return
-        types = node.types
-        if types is not None and ctype is not None and ctype not in types:
-            # the rest of this node's rules are written for the types it allows
-            self.add(ctx, "wrong_type", node, ipath, got=ctype, allowed=", ".join(types))
-            return
-        if node.fixed is not None and not fixed_matches(node.fixed, value):
-            self.add(ctx, "not_fixed", node, ipath, want=F.show(node.fixed))
-        if node.pattern is not None and not pattern_matches(node.pattern, value):
-            self.add(ctx, "not_pattern", node, ipath, want=F.show(node.pattern))
-        if node.bind is not None:
-            values.binding(self, ctx, value, node, ipath, ctype)
-        if node.maxlen is not None and isinstance(value, str) and len(value) > node.maxlen:
-            self.add(ctx, "too_long", node, ipath, n=len(value), hi=node.maxlen)
-        if node.targets is not None and isinstance(value, dict):
-            values.target(self, ctx, value, node, ipath)
-        if node.cons:
-            values.constraints(self, ctx, value, node, ipath, ctype)
+        if node.checked and not values.check(self, ctx, value, node, ipath, ctype):
+            return  # a type the node does not allow: its children's rules do not apply either
         if node.tprof:
             self.type_profiles(value, node, ipath, ctype, ctx)
         if node.children and isinstance(value, dict):
