@@ -276,13 +276,10 @@ def _search_parameter(sp: dict[str, Any], path: str, issues: list[Issue]) -> Non
 
 def _expression_matches_base(sp: dict[str, Any], path: str, issues: list[Issue]) -> None:
     """Each ``|``-separated path of the expression must start at one of the base resource types."""
-    expr, base = sp.get("expression"), sp.get("base")
-    if (
-        not isinstance(expr, str)
-        or not isinstance(base, list)
-        or {"Resource", "DomainResource"} & set(base)
-    ):
-        return
+    expr, bases = sp.get("expression"), sp.get("base")
+    base = [b for b in bases if isinstance(b, str)] if isinstance(bases, list) else None
+    if not isinstance(expr, str) or not base or {"Resource", "DomainResource"} & set(base):
+        return  # (a base that is not a string is the primitives layer's finding)
     resources = set(tables()["resources"])
     for part in expr.split("|"):
         head = part.strip().lstrip("(").split(".", 1)[0].strip()
@@ -322,7 +319,9 @@ def _valueset_parameters(vs: dict[str, Any], path: str, issues: list[Issue]) -> 
         for ext in vs.get("extension") or []
         if isinstance(ext, dict) and ext.get("url") == VS_PARAMETER
         for sub in ext.get("extension") or []
-        if isinstance(sub, dict) and sub.get("url") == "name"
+        if isinstance(sub, dict)
+        and sub.get("url") == "name"
+        and isinstance(sub.get("valueCode"), str)
     }
     if not declared:
         return

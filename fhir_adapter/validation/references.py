@@ -46,7 +46,7 @@ def check_contained_refs(
     res = scope.container or scope.resource
     raw = res.get("contained")
     contained: list[Any] = raw if isinstance(raw, list) else []
-    ids = {c.get("id") for c in contained if isinstance(c, dict)} if contained else set()
+    ids = {c["id"] for c in contained if isinstance(c, dict) and isinstance(c.get("id"), str)}
     local: set[str] = set()
     for ref, p, targets in scope.refs:
         if not _REF.match(ref):
@@ -91,7 +91,12 @@ def check_contained_refs(
     if contained:
         local |= {v[1:] for v in _strings(res) if v.startswith("#")}
     for i, c in enumerate(contained):
-        if isinstance(c, dict) and c.get("id") not in local and not _refers_to_container(c):
+        cid = c.get("id") if isinstance(c, dict) else None
+        if (
+            isinstance(c, dict)
+            and (cid if isinstance(cid, str) else None) not in local
+            and not _refers_to_container(c)
+        ):
             issues.append(
                 Issue(
                     "error",

@@ -79,3 +79,40 @@ def test_mutated_bundles_always_get_a_report(seed: int, json_paths: Any) -> None
         assert report.ok == from_text.ok
         invalid += not report.ok
     assert invalid > runs // 2
+
+
+SP = {
+    "resourceType": "SearchParameter",
+    "url": "http://example.org/fhir/SearchParameter/x",
+    "name": "x",
+    "status": "draft",
+    "description": "d",
+    "code": "x",
+    "type": "token",
+    "expression": "Patient.gender",
+}
+VS_PARAM = "http://hl7.org/fhir/tools/StructureDefinition/valueset-parameter"
+
+
+@pytest.mark.parametrize(
+    "resource",
+    [
+        {"resourceType": "Patient", "contained": [{"resourceType": "Patient", "id": ["x"]}]},
+        {"resourceType": "Patient", "contained": [{"resourceType": "Patient", "id": {"a": 1}}]},
+        {**SP, "base": [1]},
+        {**SP, "base": [["Patient"]]},
+        {
+            "resourceType": "ValueSet",
+            "status": "draft",
+            "extension": [{"url": VS_PARAM, "extension": [{"url": "name", "valueCode": []}]}],
+            "compose": {"include": [{"system": "http://loinc.org"}]},
+        },
+    ],
+    ids=["contained-id-array", "contained-id-object", "sp-base-number", "sp-base-array", "vs-param"],
+)
+def test_values_of_the_wrong_json_type_in_conformance_and_contained_checks(
+    resource: dict[str, Any],
+) -> None:
+    """Found by mutating HL7's fhir-test-cases: these crashed with a TypeError."""
+    report = Validator().validate(resource)
+    assert not report.ok and all(i.path for i in report.issues)
