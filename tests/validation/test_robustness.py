@@ -108,7 +108,13 @@ VS_PARAM = "http://hl7.org/fhir/tools/StructureDefinition/valueset-parameter"
             "compose": {"include": [{"system": "http://loinc.org"}]},
         },
     ],
-    ids=["contained-id-array", "contained-id-object", "sp-base-number", "sp-base-array", "vs-param"],
+    ids=[
+        "contained-id-array",
+        "contained-id-object",
+        "sp-base-number",
+        "sp-base-array",
+        "vs-param",
+    ],
 )
 def test_values_of_the_wrong_json_type_in_conformance_and_contained_checks(
     resource: dict[str, Any],
