@@ -27,7 +27,11 @@ Spark (--spark, needs the spark extra and Java 17): validate_ndjson on the quart
 local[1] and local[2], written to Parquet: resources/s and MB/s per core, for the cluster
 projection in the README.
 
-Usage: python bench/bulk.py [--cases 10000] [--ndjson-mb 1000] [--spark] [--keep DIR]
+Load (--load N, needs the test extra): `post EXPORT --mode bulk` of an export of N of the
+synthetic cases into a throw-away local sekmet-fhir server, at several batch sizes and worker
+counts: resources/s, and that every resource arrived once. The server shares the machine.
+
+Usage: python bench/bulk.py [--cases 10000] [--ndjson-mb 1000] [--spark] [--load 300] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -292,6 +296,9 @@ def main() -> None:
     ap.add_argument(
         "--spark", action="store_true", help="also time fhir_adapter.spark in local mode"
     )
+    ap.add_argument(
+        "--load", type=int, default=0, metavar="N", help="also load N cases' export into sekmet"
+    )
     args = ap.parse_args()
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench-bulk-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -309,6 +316,8 @@ def main() -> None:
             print(f"machine ceiling now: x{machine_ceiling():.2f}")
             if args.spark:
                 bench_spark(work)
+        if args.load:
+            bench_load(args.load, work)
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
@@ -422,6 +431,36 @@ def bench_spark(work: Path) -> None:
             f"  local[{cores}]: {dt_f:6.1f} s  {lines / dt_f:>8,.0f} resources/s  "
             f"{size / 1e6 / dt_f / cores:5.1f} MB/s per core  ({rows} rows, {invalid} invalid, "
             f"{parts} input partitions; includes the line-count scan)"
+        )
+
+
+def bench_load(n: int, work: Path) -> None:
+    """post --mode bulk into a local sekmet-fhir server at several batch sizes and workers."""
+    import requests
+
+    from fhir_adapter.bulk.export import export_ndjson
+    from fhir_adapter.testing import local_fhir_server
+
+    cases = work / "load-cases"
+    if not cases.is_dir():
+        make_cases(n, cases)
+    export = work / "load-export"
+    result = export_ndjson([cases], export, jobs=2)
+    total = sum(result.counts.values())
+    print(f"\nload: {total:,} resources of {len(result.counts)} types ({n} synthetic cases)")
+    for batch, workers in ((25, 1), (100, 1), (500, 1), (25, 4), (100, 4), (500, 4)):
+        with local_fhir_server() as base:
+            cmd = [CLI, "post", str(export), "--mode", "bulk", "--server", base]
+            cmd += ["--strategy", "put", "--no-validate"]  # sekmet omits some types it takes
+            r = measure([*cmd, "--batch-size", str(batch), "--workers", str(workers)])
+            counts = {
+                t: requests.get(f"{base}/{t}?_summary=count", timeout=60).json().get("total")
+                for t in result.counts
+            }
+        once = counts == result.counts
+        print(
+            f"  batch {batch:>4}, workers {workers}: {r.wall:6.1f} s  {total / r.wall:>7,.0f} "
+            f"resources/s  (client CPU {r.cpu:5.1f} s; every resource once on the server: {once})"
         )
 
 
