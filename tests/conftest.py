@@ -1,8 +1,12 @@
-"""Shared fixtures: the seed case, its bundle, a helper writing case files to a temp dir, and
-JSON paths for the mutation tests."""
+"""Shared fixtures: the seed case, its bundle, a helper writing case files to a temp dir, JSON
+paths for the mutation tests, and a runner of the CLI with stderr on a pseudo-terminal."""
 
 from __future__ import annotations
 
+import os
+import pty
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -148,3 +152,32 @@ def fact_bundle() -> type[FactBundle]:
 def json_paths() -> type[JsonPaths]:
     """:class:`JsonPaths` (walk / put) for tests that mutate JSON."""
     return JsonPaths
+
+
+def _run_on_pty(args: list[str]) -> tuple[int, str]:
+    """Run the CLI with stderr on a pseudo-terminal; returns (exit code, what the terminal got)."""
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fhir_adapter.cli", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=slave,
+        env={**os.environ, "TERM": "xterm", "COLUMNS": "120"},
+    )
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    return proc.wait(), b"".join(chunks).decode(errors="replace")
+
+
+@pytest.fixture
+def run_on_pty() -> Callable[[list[str]], tuple[int, str]]:
+    """``run(args)``: the CLI with stderr on a pseudo-terminal -> (exit code, terminal text)."""
+    return _run_on_pty

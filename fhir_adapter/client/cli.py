@@ -408,7 +408,7 @@ def _bulk(args: argparse.Namespace) -> int:
     def progress(done: int, total: int) -> None:
         if bar.total != total:
             bar.reset(total)
-        bar.advance(done - shown[0], {"resources": done})
+        bar.advance(done - shown[0])  # the bar counts resources and their rate itself
         shown[0] = done
 
     with client, bar:

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-import pty
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
@@ -244,34 +243,13 @@ def test_pytest_failures_point_at_the_users_line(pytester: pytest.Pytester) -> N
     assert "AssertionError: <Report invalid FHIR: 1 error(s), 1 warning(s); ERROR Patient/p" in out
 
 
-def _run_on_pty(args: list[str]) -> tuple[int, str]:
-    """Run the CLI with stderr on a pseudo-terminal; returns (exit code, what the terminal got)."""
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "fhir_adapter.cli", *args],
-        stdout=subprocess.DEVNULL,
-        stderr=slave,
-        env={**os.environ, "TERM": "xterm", "COLUMNS": "120"},
-    )
-    os.close(slave)
-    chunks = []
-    while True:
-        try:
-            data = os.read(master, 65536)
-        except OSError:
-            break
-        if not data:
-            break
-        chunks.append(data)
-    os.close(master)
-    return proc.wait(), b"".join(chunks).decode(errors="replace")
-
-
-def test_progress_shows_on_a_terminal_only(tmp_path: Path) -> None:
+def test_progress_shows_on_a_terminal_only(
+    tmp_path: Path, run_on_pty: Callable[[list[str]], tuple[int, str]]
+) -> None:
     big = tmp_path / "big.ndjson"
     line = json.dumps(obs()) + "\n"
     big.write_text(line * 60000)  # about 1 s: the bar appears after 0.5 s
-    code, tty = _run_on_pty(["validate", str(big)])
+    code, tty = run_on_pty(["validate", str(big)])
     assert code == 0
     assert "validate:" in tty and "resources" in tty and "resources/s" in tty
     assert "<" in tty  # tqdm's elapsed<remaining
