@@ -32,6 +32,7 @@ synthetic cases into a throw-away local sekmet-fhir server, at several batch siz
 counts: resources/s, and that every resource arrived once. The server shares the machine.
 
 Usage: python bench/bulk.py [--cases 10000] [--ndjson-mb 1000] [--spark] [--load 300] [--keep DIR]
+       [--skip convert,validate]
 """
 
 from __future__ import annotations
@@ -145,7 +146,20 @@ t = time.perf_counter()
 validate_ndjson(spark, [path]).write.mode("overwrite").parquet(out)
 dt = time.perf_counter() - t
 df = spark.read.parquet(out)
-print(dt, df.count(), df.where("not valid").count(), spark.read.text(path).rdd.getNumPartitions())
+def peak(words):  # the largest peak RSS (MB) of processes whose command line has these words
+    best = 0
+    for d in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{d}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\\0", b" ").decode(errors="replace")
+            if all(w in cmd for w in words):
+                with open(f"/proc/{d}/status") as f:
+                    best = max([best] + [int(l.split()[1]) // 1024 for l in f if l.startswith("VmHWM:")])
+        except (OSError, ValueError):
+            pass
+    return best
+print(dt, df.count(), df.where("not valid").count(), spark.read.text(path).rdd.getNumPartitions(),
+      peak(["pyspark", "daemon"]), peak(["java", "SparkSubmit"]))
 """
 
 BASELINE_VALIDATE = """
@@ -299,6 +313,13 @@ def main() -> None:
     ap.add_argument(
         "--load", type=int, default=0, metavar="N", help="also load N cases' export into sekmet"
     )
+    ap.add_argument(
+        "--skip",
+        type=lambda v: set(v.split(",")),
+        default=set(),
+        metavar="PARTS",
+        help="parts not to run, e.g. convert,validate (with --keep: re-run --spark or --load alone)",
+    )
     args = ap.parse_args()
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench-bulk-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -308,12 +329,14 @@ def main() -> None:
     )
     try:
         print(f"machine ceiling: 2 processes vs 1 on a CPU burn: x{machine_ceiling():.2f}")
-        if args.cases:
+        if args.cases and "convert" not in args.skip:
             bench_convert(args.cases, work, args.rounds)
             print(f"machine ceiling now: x{machine_ceiling():.2f}")
         if args.ndjson_mb:
-            bench_validate(args.ndjson_mb, work, args.rounds)
-            print(f"machine ceiling now: x{machine_ceiling():.2f}")
+            ensure_ndjson(work, args.ndjson_mb)
+            if "validate" not in args.skip:
+                bench_validate(work, args.rounds)
+                print(f"machine ceiling now: x{machine_ceiling():.2f}")
             if args.spark:
                 bench_spark(work)
         if args.load:
@@ -364,14 +387,19 @@ def bench_convert(n: int, work: Path, n_rounds: int) -> None:
     print(f"  resources/s at --jobs 2: {written / best['fhir-adapter convert --jobs 2'].wall:,.0f}")
 
 
-def bench_validate(megabytes: float, work: Path, n_rounds: int) -> None:
+def ensure_ndjson(work: Path, megabytes: float) -> None:
+    """The full-size and quarter-size NDJSON files in ``work`` (kept from an earlier run)."""
     big = work / "big.ndjson"
-    small = work / "quarter.ndjson"
     if not big.is_file():
         t = time.perf_counter()
         make_ndjson(big, megabytes)
-        make_ndjson(small, megabytes / 4)
+        make_ndjson(work / "quarter.ndjson", megabytes / 4)
         print(f"\n(generated the NDJSON files in {time.perf_counter() - t:.0f} s)")
+
+
+def bench_validate(work: Path, n_rounds: int) -> None:
+    big = work / "big.ndjson"
+    small = work / "quarter.ndjson"
     lines = sum(1 for _ in big.open("rb"))
     size = big.stat().st_size
     print(
@@ -425,12 +453,13 @@ def bench_spark(work: Path) -> None:
             cwd=ROOT,
             check=True,
         )
-        dt, rows, invalid, parts = p.stdout.split()
+        dt, rows, invalid, parts, py_rss, jvm_rss = p.stdout.split()
         dt_f = float(dt)
         print(
             f"  local[{cores}]: {dt_f:6.1f} s  {lines / dt_f:>8,.0f} resources/s  "
             f"{size / 1e6 / dt_f / cores:5.1f} MB/s per core  ({rows} rows, {invalid} invalid, "
-            f"{parts} input partitions; includes the line-count scan)"
+            f"{parts} input partitions; includes the line-count scan); peak RSS: Python "
+            f"worker {py_rss} MB, JVM {jvm_rss} MB; load average {os.getloadavg()[0]:.1f}"
         )
 
 
