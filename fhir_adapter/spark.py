@@ -26,6 +26,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 #: Names of case files in the directories given to :func:`convert_cases` (Hadoop glob).
 CASE_GLOB = "*.case.{yaml,yml,json}"
+#: Names of NDJSON files in the directories given to :func:`validate_ndjson` (Hadoop glob).
+NDJSON_GLOB = "*.ndjson"
 
 
 def _types() -> Any:
@@ -152,6 +154,63 @@ def _paths(paths: str | Iterable[str]) -> list[str]:
     return [paths] if isinstance(paths, str) else [str(p) for p in paths]
 
 
+def _read_text(spark: SparkSession, paths: str | Iterable[str], glob: str, **options: Any) -> Any:
+    """Spark's text source (``value``, ``file``, ``block``: the file's URI and the start of
+    the block read) over files named (whatever their names) and the files matching
+    ``glob`` anywhere under directories named, as the CLI searches directories: a Bulk Data
+    ``manifest.json`` beside the NDJSON files is not read as data. Paths may be Hadoop globs;
+    only file metadata is read here, on the driver. A path that matches nothing, or a
+    directory without a matching file, is an InputError."""
+    from pyspark.sql import functions as F
+
+    from fhir_adapter.errors import InputError
+
+    jvm = spark.sparkContext._jvm
+    assert jvm is not None
+    conf = spark.sparkContext._jsc.hadoopConfiguration()
+    accept = jvm.org.apache.hadoop.fs.GlobFilter(glob)
+    files: list[str] = []
+    dirs: list[str] = []
+    for name in _paths(paths):
+        path = jvm.org.apache.hadoop.fs.Path(name)
+        fs = path.getFileSystem(conf)
+        found = fs.globStatus(path) or []
+        if not found:
+            raise InputError("file not found", file=name, fix="check the path")
+        for status in found:
+            where = status.getPath()
+            if not status.isDirectory():
+                files.append(where.toString())
+                continue
+            listing = fs.listFiles(where, True)
+            while listing.hasNext():
+                if accept.accept(listing.next().getPath()):
+                    dirs.append(where.toString())
+                    break
+            else:
+                raise InputError(
+                    f"no {glob} files in this directory",
+                    file=name,
+                    fix=f"give a directory holding {glob} files, or the files themselves",
+                )
+    reads = []
+    if files:
+        reads.append(spark.read.text(files, **options))
+    if dirs:
+        reads.append(
+            spark.read.text(dirs, recursiveFileLookup=True, pathGlobFilter=glob, **options)
+        )
+    frames = [  # the file metadata columns exist only before a union
+        df.select(
+            "value",
+            F.col("_metadata.file_path").alias("file"),
+            F.col("_metadata.file_block_start").alias("block"),
+        )
+        for df in reads
+    ]
+    return functools.reduce(lambda a, b: a.unionByName(b), frames)
+
+
 def validate_ndjson(
     spark: SparkSession,
     paths: str | Iterable[str],
@@ -159,7 +218,8 @@ def validate_ndjson(
     only: Iterable[str] | None = None,
     skip: Iterable[str] | None = None,
 ) -> DataFrame:
-    """One row per resource line of the NDJSON files (or directories) at ``paths``.
+    """One row per resource line of the NDJSON files at ``paths``: files named, and the
+    ``*.ndjson`` files anywhere under directories named (a ``manifest.json`` is not data).
 
     Columns: ``file`` (as Spark names it, e.g. ``file:/data/Patient.ndjson``), ``line``
     (1-based, blank lines counted), ``resourceType`` and ``id`` (null when absent or the line is
@@ -174,11 +234,7 @@ def validate_ndjson(
     skip_t = tuple(skip) if skip is not None else None
     _validator(only_t, skip_t)  # a bad layer name fails here, on the driver
     T = _types()
-    text = spark.read.text(_paths(paths), lineSep="\n").select(
-        "value",
-        F.col("_metadata.file_path").alias("file"),
-        F.col("_metadata.file_block_start").alias("block"),
-    )
+    text = _read_text(spark, paths, NDJSON_GLOB, lineSep="\n")
     # Lines before each block of a file: a small table (one row per block), joined back.
     earlier = Window.partitionBy("file").orderBy("block").rowsBetween(Window.unboundedPreceding, -1)
     offsets = (
@@ -221,9 +277,9 @@ def convert_cases(
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    files = spark.read.text(
-        _paths(paths), wholetext=True, recursiveFileLookup=True, pathGlobFilter=CASE_GLOB
-    ).select("value", F.col("_metadata.file_path").alias("case"))
+    files = _read_text(spark, paths, CASE_GLOB, wholetext=True).select(
+        "value", F.col("file").alias("case")
+    )
     T = _types()
     schema = T.StructType(
         [

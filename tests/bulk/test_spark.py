@@ -159,3 +159,36 @@ def test_convert_cases_equals_the_ndjson_export(spark: Any, tmp_path: Path) -> N
         i["diagnostics"] for i in bad_local["issue"]
     ]
     assert "own id" in errors[1][1]["issue"][0]["diagnostics"]
+
+
+def test_directories_give_their_ndjson_files_only(
+    spark: Any, ndjson_files: list[Path], tmp_path: Path
+) -> None:
+    """An export directory holds manifest.json beside the NDJSON files (and error/ below):
+    only the NDJSON files are data, as `fhir-adapter validate DIR` reads them. A file named
+    explicitly is read whatever its name; a path that matches nothing is an InputError."""
+    from fhir_adapter.bulk.validate import expand_inputs
+    from fhir_adapter.errors import InputError
+    from fhir_adapter.spark import convert_cases, validate_ndjson
+
+    export = ndjson_files[1].parent
+    assert (export / "manifest.json").is_file()
+    (export / "error").mkdir(exist_ok=True)
+    (export / "error" / "OperationOutcome.ndjson").write_text(
+        '{"resourceType": "OperationOutcome", "issue": []}\n'
+    )
+    jsonl = tmp_path / "lines.jsonl"
+    jsonl.write_bytes(ndjson_files[0].read_bytes())
+    rows = validate_ndjson(spark, [str(export), str(jsonl)]).collect()
+    files = {Path(_local(r.file)) for r in rows}
+    assert files == {*(p for p in expand_inputs([export]) if isinstance(p, Path)), jsonl}
+    assert sum(not r.valid for r in rows if Path(_local(r.file)).parent == export) == 0
+    assert any(not r.valid for r in rows if Path(_local(r.file)) == jsonl)
+    with pytest.raises(InputError, match="file not found"):
+        validate_ndjson(spark, [str(tmp_path / "missing")])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="no"):
+        convert_cases(spark, [str(tmp_path / "empty")])
+    case = tmp_path / "named.yaml"  # a case file named explicitly need not be *.case.yaml
+    case.write_text((FIXTURES_DIR / "t2dm-metformin.case.yaml").read_text())
+    assert convert_cases(spark, [str(case)]).where("resourceType = 'Patient'").count() == 1
