@@ -142,9 +142,28 @@ warm = out + ".warm.ndjson"  # JVM and Python workers warmed up on the first 2,0
 with open(path, "rb") as src, open(warm, "wb") as dst:
     dst.writelines(line for _, line in zip(range(2000), src))
 validate_ndjson(spark, [warm]).write.mode("overwrite").parquet(out)
+def tree_cpu():  # CPU seconds of this process and its descendants (JVM, Python workers): Linux
+    kids, stat = {}, {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            kids.setdefault(int(fields[1]), []).append(int(d))
+            stat[int(d)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    total, todo = 0.0, [os.getpid()]
+    while todo:
+        pid = todo.pop()
+        total += stat.get(pid, 0.0)
+        todo += kids.get(pid, [])
+    return total
+c = tree_cpu()
 t = time.perf_counter()
 validate_ndjson(spark, [path]).write.mode("overwrite").parquet(out)
 dt = time.perf_counter() - t
+cpu = tree_cpu() - c  # Python workers are reused between jobs (Spark's default), so they count
 df = spark.read.parquet(out)
 def peak(words):  # the largest peak RSS (MB) of processes whose command line has these words
     best = 0
@@ -158,7 +177,7 @@ def peak(words):  # the largest peak RSS (MB) of processes whose command line ha
         except (OSError, ValueError):
             pass
     return best
-print(dt, df.count(), df.where("not valid").count(), spark.read.text(path).rdd.getNumPartitions(),
+print(dt, cpu, df.count(), df.where("not valid").count(), spark.read.text(path).rdd.getNumPartitions(),
       peak(["pyspark", "daemon"]), peak(["java", "SparkSubmit"]))
 """
 
@@ -170,28 +189,34 @@ print(Validator().validate_file(Path(sys.argv[1])).to_text())
 """
 
 
-def _burn(n: int) -> int:
+def _burn(n: int) -> float:
+    """A pure-Python CPU burn; returns the CPU seconds it took."""
+    t = time.process_time()
     total = 0
     for i in range(n):
         total += i * i
-    return total
+    return time.process_time() - t
 
 
-def machine_ceiling(n: int = 20_000_000) -> float:
+def machine_ceiling(n: int = 20_000_000) -> str:
     """What 2 processes gain over 1 on a pure-Python CPU burn right now (the shared machine's
-    ceiling for any --jobs 2 figure taken at the same time)."""
+    ceiling for any --jobs 2 figure taken at the same time), and how much more CPU time the
+    same burn takes when two run at once (shared caches, SMT siblings: the machine's own
+    parallel overhead, to set beside that of --jobs 2)."""
     from concurrent.futures import ProcessPoolExecutor
 
     t = time.perf_counter()
-    _burn(n)
-    _burn(n)
+    cpu_one = _burn(n) + _burn(n)
     one = time.perf_counter() - t
     with ProcessPoolExecutor(2) as pool:
         pool.submit(_burn, 1).result()  # workers started
         t = time.perf_counter()
-        list(pool.map(_burn, [n, n]))
+        cpu_two = sum(pool.map(_burn, [n, n]))
         two = time.perf_counter() - t
-    return one / two
+    return (
+        f"x{one / two:.2f} (CPU seconds of the burn in 2 processes / in 1: "
+        f"x{cpu_two / cpu_one:.2f}; load average {os.getloadavg()[0]:.1f})"
+    )
 
 
 @dataclass
@@ -238,7 +263,8 @@ def speedups(best: dict[str, Run]) -> float:
     )
     print(
         f"  CPU seconds in all processes: --jobs 1 {j1.cpu:.1f}, --jobs 2 {j2.cpu:.1f} "
-        f"(parallel overhead x{j2.cpu / j1.cpu:.2f}): on two free cores --jobs 2 / --jobs 1 "
+        f"(parallel overhead x{j2.cpu / j1.cpu:.2f}; the CPU burn's own is on the ceiling lines): "
+        f"on two free cores --jobs 2 / --jobs 1 "
         f"would be x{2 * j1.cpu / j2.cpu:.2f} (an estimate: it assumes the work splits evenly)"
     )
     return j2.wall
@@ -328,15 +354,15 @@ def main() -> None:
         f"Python {platform.python_version()}; load average at start {os.getloadavg()[0]:.1f}"
     )
     try:
-        print(f"machine ceiling: 2 processes vs 1 on a CPU burn: x{machine_ceiling():.2f}")
+        print(f"machine ceiling: 2 processes vs 1 on a CPU burn: {machine_ceiling()}")
         if args.cases and "convert" not in args.skip:
             bench_convert(args.cases, work, args.rounds)
-            print(f"machine ceiling now: x{machine_ceiling():.2f}")
+            print(f"machine ceiling now: {machine_ceiling()}")
         if args.ndjson_mb:
             ensure_ndjson(work, args.ndjson_mb)
             if "validate" not in args.skip:
                 bench_validate(work, args.rounds)
-                print(f"machine ceiling now: x{machine_ceiling():.2f}")
+                print(f"machine ceiling now: {machine_ceiling()}")
             if args.spark:
                 bench_spark(work)
         if args.load:
@@ -453,13 +479,15 @@ def bench_spark(work: Path) -> None:
             cwd=ROOT,
             check=True,
         )
-        dt, rows, invalid, parts, py_rss, jvm_rss = p.stdout.split()
-        dt_f = float(dt)
+        dt, cpu, rows, invalid, parts, py_rss, jvm_rss = p.stdout.split()
+        dt_f, cpu_f = float(dt), float(cpu)
         print(
             f"  local[{cores}]: {dt_f:6.1f} s  {lines / dt_f:>8,.0f} resources/s  "
-            f"{size / 1e6 / dt_f / cores:5.1f} MB/s per core  ({rows} rows, {invalid} invalid, "
-            f"{parts} input partitions; includes the line-count scan); peak RSS: Python "
-            f"worker {py_rss} MB, JVM {jvm_rss} MB; load average {os.getloadavg()[0]:.1f}"
+            f"{size / 1e6 / dt_f / cores:5.1f} MB/s per core; CPU {cpu_f:.1f} s in all "
+            f"processes ({cpu_f / dt_f:.2f} cores): {size / 1e6 / cpu_f:.1f} MB per CPU-second  "
+            f"({rows} rows, {invalid} invalid, {parts} input partitions; includes the "
+            f"line-count scan); peak RSS: Python worker {py_rss} MB, JVM {jvm_rss} MB; load "
+            f"average {os.getloadavg()[0]:.1f}"
         )
 
 
