@@ -11,10 +11,10 @@ Public API (imported lazily so that ``import fhir_adapter`` and ``fhir-adapter -
 from __future__ import annotations
 
 import sys
-from importlib import import_module
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from fhir_adapter.lazy import lazy_attributes
 from fhir_adapter.version import __version__
 
 
@@ -50,10 +50,4 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
 __all__ = ["Case", "Validator", "__version__", "convert", "load_case", "post", "validate"]
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'fhir_adapter' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_attributes(__name__, _LAZY, globals())

@@ -10,8 +10,9 @@ Names are imported on first use, so ``fhir-adapter --help`` stays fast.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from fhir_adapter.lazy import lazy_attributes
 
 _LAZY = {
     "export_ndjson": "fhir_adapter.bulk.export",
@@ -26,10 +27,4 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["ExportResult", "export_ndjson", "validate_inputs"]
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'fhir_adapter.bulk' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_attributes(__name__, _LAZY, globals())

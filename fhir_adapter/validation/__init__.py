@@ -18,8 +18,9 @@ and ``profiles=[url, ...]`` applies profiles to every resource of their type. R4
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from fhir_adapter.lazy import lazy_attributes
 
 #: Public name -> the module defining it; imported on first use, so that importing a submodule
 #: (``fhir-adapter --help`` imports ``validation.cli``) does not load the engine and its tables.
@@ -40,10 +41,4 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
 __all__ = ["LAYERS", "Issue", "Report", "Validator", "resource_label", "validate"]
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'fhir_adapter.validation' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_attributes(__name__, _LAZY, globals())
