@@ -588,12 +588,15 @@ def test_each_mode_with_workers_sends_targets_first_and_in_parallel() -> None:
     seen_refs: list[list[str]] = []
     in_flight = [0, 0]  # now, max
 
+    both_observations = threading.Barrier(2)  # passes only if the two are in flight together
+
     def answer(request: Any) -> tuple[int, dict[str, str], str]:
         with lock:
             in_flight[0] += 1
             in_flight[1] = max(in_flight)
-        time.sleep(0.05)
         body = json.loads(request.body)
+        if body["resourceType"] == "Observation":
+            both_observations.wait(timeout=30)  # BrokenBarrierError -> a failed entry
         with lock:
             in_flight[0] -= 1
             order.append(body["resourceType"])
