@@ -97,7 +97,7 @@ def medplum_server_dir() -> Path:
 
 @contextmanager
 def medplum_fhir_server(
-    startup_timeout: float = 90.0, check_references: bool = False
+    startup_timeout: float = 90.0, check_references: bool = False, transactions: bool = False
 ) -> Iterator[str]:
     """Run Medplum's FHIR engine (``@medplum/fhir-router``, in memory) on a free loopback port;
     yields its base URL (``http://127.0.0.1:PORT/fhir/R4``). Its transaction processor rewrites
@@ -105,6 +105,10 @@ def medplum_fhir_server(
     Medplum's does (no update-as-create; conditional create). With ``check_references`` every
     create and update whose literal references (``Type/id``) name no stored resource is refused
     (400), as Medplum's server does with ``checkReferencesOnWrite`` and HAPI does by default.
+    Without ``transactions`` a transaction Bundle is processed with batch semantics (entries
+    independent, those that succeed kept), as on a Medplum project without the
+    ``transaction-bundles`` feature (the default); with it, all or nothing, with Medplum's caps
+    (at most 50 updates; at most 8 entries when any is a conditional create).
     Needs Node.js (``npm ci`` on first use)."""
 
     where = medplum_server_dir()
@@ -113,6 +117,8 @@ def medplum_fhir_server(
     command = [shutil.which("node") or "node", "server.mjs", str(port)]
     if check_references:
         command.append("--check-references")
+    if transactions:
+        command.append("--transactions")
     with _running(command, where, f"{base}/metadata", startup_timeout):
         yield base
 

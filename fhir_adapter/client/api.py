@@ -21,6 +21,7 @@ from fhir_adapter.client.errors import (
     InvalidBundle,
     PublicServerWarning,
 )
+from fhir_adapter.client.layers import send_layers
 from fhir_adapter.client.plan import (
     MODES,
     STRATEGIES,
@@ -117,12 +118,12 @@ def check_options(mode: Any, strategy: Any, workers: Any) -> None:
         raise ConfigError(
             f"workers applies to mode 'each' only (mode is {mode!r})",
             field="workers",
-            fix="add --mode each, or drop --workers (a transaction or batch is one request)",
+            fix="add --mode each, or drop --workers (transaction and batch requests go one at a time)",
         )
 
 
 def _check_updates(client: FhirClient, steps: Plan) -> None:
-    """Refuse, before sending, an ``each`` post whose reference cycles need updates the server
+    """Refuse, before sending, an ``each`` or ``batch`` post whose reference cycles need updates the server
     declares it does not offer; note how many resources are written twice."""
     assert steps.order is not None
     twice = steps.order.two_phase
@@ -139,12 +140,14 @@ def _check_updates(client: FhirClient, steps: Plan) -> None:
             refused.append(t)
     if refused:
         raise DeliveryError(
-            f"entries refer to each other in reference cycles, which each mode writes in two "
+            f"entries refer to each other in reference cycles, which {steps.mode} mode writes in two "
             f"steps (create, then update), and the server declares no update for "
             f"{', '.join(refused)} (CapabilityStatement); try --mode transaction",
             server=client.base_url,
             request="GET metadata",
         )
+    if steps.mode != "each":
+        return  # the plan's note on batches in layers says it
     steps.notes.append(
         f"{len(twice)} of {len(steps.steps)} entries ({', '.join(types)}) are in reference "
         "cycles: each is written first without the references that close the cycle, then "
@@ -216,6 +219,8 @@ def post(
             _check_updates(client, steps)
         if steps.mode == "each":
             result = send_each(client, steps, workers, progress)
+        elif steps.mode == "batch":
+            result = send_layers(client, steps)
         else:
             result = send_bundle(client, steps)
         if verify_readback:

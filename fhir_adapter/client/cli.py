@@ -313,6 +313,8 @@ def _dry_run(args: argparse.Namespace, server: str, auth: Any, steps: Any, repor
         print(f"warning: {warning}")
     if steps.mode == "each":
         _dry_each(steps)
+    elif steps.mode == "batch" and steps.order is not None:
+        _dry_layers(server, steps)
     else:
         sent = steps.bundle()
         print(
@@ -356,6 +358,45 @@ def _dry_each(steps: Any) -> None:
             s = steps.steps[i]
             url = s.url if s.known_id else f"{s.resource_type}/<id the server gives entry {i}>"
             print(f"  PUT {url}  (entry {i}: the whole resource)")
+
+
+def _dry_layers(server: str, steps: Any) -> None:
+    """The batches of a ``batch`` post in the order they go out: one per dependency layer (an
+    entry after the entries it references), then the updates that close reference cycles."""
+    order = steps.order
+    rounds = order.rounds()
+    total = len(rounds) + (1 if order.two_phase else 0)
+
+    def name(i: int) -> str:
+        return f"{i} ({steps.steps[i].resource_type})"
+
+    for n, layer in enumerate(rounds, 1):
+        size = f"{len(layer)} entr{'y' if len(layer) == 1 else 'ies'}"
+        print(f"  POST {server}  (batch {n} of {total}: {size})")
+        for i in layer:
+            s = steps.steps[i]
+            later = sorted(order.deferred[i])
+            why = (
+                f"  (entry {i}: first write without its references to entries "
+                f"{', '.join(map(name, later))}: a reference cycle)"
+                if later
+                else ""
+            )
+            print(f"    {s.method} {s.url}  {s.if_none_exist or ''}{why}")
+    if order.two_phase:
+        print(
+            f"  POST {server}  (batch {total} of {total}: the updates that close reference cycles"
+            + (
+                "; under put, a resource the server already holds with these references is "
+                "read, GET, and written whole in its layer instead)"
+                if steps.strategy == "put"
+                else ")"
+            )
+        )
+        for i in order.two_phase:
+            s = steps.steps[i]
+            url = s.url if s.known_id else f"{s.resource_type}/<id the server gives entry {i}>"
+            print(f"    PUT {url}  (entry {i}: the whole resource)")
 
 
 def _bulk(args: argparse.Namespace) -> int:

@@ -119,7 +119,7 @@ def send_bundle(client: FhirClient, plan: Plan) -> PostResult:
     resp = client.request("POST", "", body=prepared, idempotent=idempotent)
     body = client.json(resp, label) if resp.content else None
     result = read_bundle_response(client.base_url, label, resp.status_code, body, plan)
-    result.warnings = list(plan.warnings)
+    result.warnings = [*plan.warnings, *result.warnings]
     result.notes = list(plan.notes)
     return result
 
@@ -159,6 +159,15 @@ def read_bundle_response(server: str, label: str, status: int, body: Any, plan: 
         if not isinstance(a, dict) or not isinstance(a.get("response"), dict):
             raise fail(f"response entry {i} has no 'response'")
         result.entries.append(_entry_result(s, a["response"], a.get("resource"), server))
+    written = sum(e.written for e in result.entries)
+    if plan.mode == "transaction" and 0 < written < len(result.entries):
+        result.warnings.append(
+            f"the server answered the transaction with {len(result.entries) - written} entries "
+            f"failed and {written} written: it did not process it as one (all or nothing), so "
+            "the written entries stay (Medplum does this for projects without the "
+            "'transaction-bundles' feature); post again once the failures are fixed, or use "
+            "--mode each"
+        )
     return result
 
 

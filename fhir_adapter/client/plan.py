@@ -319,9 +319,9 @@ def plan(bundle: dict[str, Any], mode: str, strategy: str) -> Plan:
             "fhir-adapter): they are sent as written, and posting this bundle again may "
             "create them again"
         )
+    order = each_order(steps) if mode in ("each", "batch") else None  # on urn:uuid references
     if mode == "batch":
         _for_batch(steps, strategy)
-    order = each_order(steps) if mode == "each" else None
     if order is not None and order.stuck:
         first = min(order.stuck)
         raise ConfigError(
@@ -329,15 +329,37 @@ def plan(bundle: dict[str, Any], mode: str, strategy: str) -> Plan:
             "refer to each other in a cycle that runs only through elements a first write must "
             f"keep (required, modifiers, identifier: {', '.join(order.stuck[first])}), so they "
             "cannot be written one by one",
-            field="--mode each",
+            field=f"--mode {mode}",
             fix="use --mode transaction (the server resolves the cycle in one request)",
         )
-    return Plan(mode, strategy, steps, warnings, order=order)
+    notes = []
+    if mode == "batch" and order is not None:
+        layers = len(order.rounds())
+        if layers > 1 or order.two_phase:
+            notes.append(_layers_note(steps, order, layers))
+    return Plan(mode, strategy, steps, warnings, notes, order=order)
+
+
+def _layers_note(steps: list[Step], order: Order, layers: int) -> str:
+    """What a batch post of entries that refer to each other sends (``layers``)."""
+    text = (
+        f"entries refer to each other, and a server may process the entries of one batch in "
+        f"any order: sent as {layers} batches, each entry after those it references"
+    )
+    if order.two_phase:
+        types = sorted({steps[i].resource_type for i in order.two_phase})
+        text += (
+            f"; {len(order.two_phase)} of {len(steps)} entries ({', '.join(types)}) are in "
+            "reference cycles: first written without the references that close the cycle, "
+            "then updated with the whole resource in one more batch"
+        )
+    return text
 
 
 def _for_batch(steps: list[Step], strategy: str) -> None:
     """Batch entries cannot refer to each other by ``urn:uuid``: rewrite such references to
-    ``Type/id`` where the id is known (PUTs), refuse them where the server assigns it."""
+    ``Type/id`` where the id is known (PUTs), refuse them where the server assigns it. (The
+    entries go in batches by dependency layer, :mod:`fhir_adapter.client.layers`.)"""
     known = {s.full_url: f"{s.resource_type}/{s.known_id}" for s in steps if s.known_id}
     by_url = {s.full_url: s for s in steps if s.full_url}
     for s in steps:

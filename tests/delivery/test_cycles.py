@@ -43,9 +43,11 @@ Fault = Callable[[Seen, int], "Answer | None"]
 
 class Store:
     """An in-memory FHIR server for HostileServer: ``PUT Type/id`` (create or update), ``POST
-    Type`` with ``If-None-Exist: identifier=system|value``, ``GET Type/id``; a write whose
-    literal references name a resource it does not hold is refused (400), as HAPI does. A
-    ``fault(seen, n)`` (n: the how-manieth write of that path) may answer a request instead."""
+    Type`` with ``If-None-Exist: identifier=system|value``, ``GET Type/id``, and ``batch``
+    Bundles (``POST`` to the base: each entry as that request, the last entry first, as a server
+    may process a batch in any order); a write whose literal references name a resource it does
+    not hold is refused (400), as HAPI does. A ``fault(seen, n)`` (n: the how-manieth write of
+    that path; 0 for a whole batch) may answer a request instead."""
 
     def __init__(self, caps: dict[str, Any] | None = None, fault: Fault | None = None) -> None:
         self.caps = caps or capability()
@@ -53,11 +55,14 @@ class Store:
         self.data: dict[str, dict[str, Any]] = {}  # "Type/id" -> resource
         self.writes: list[tuple[str, str, dict[str, Any]]] = []  # method, path, body
         self.counts: dict[str, int] = {}
+        self.batches: list[list[dict[str, Any]]] = []  # the entries of each batch received
 
     def __call__(self, seen: Seen) -> Answer:
         path = seen.path.split("/fhir/", 1)[1] if "/fhir/" in seen.path else ""
         if path == "metadata":
             return Answer(200, body=self.caps)
+        if path == "" and seen.method == "POST":
+            return self._batch(seen)
         if seen.method == "GET":
             found = self.data.get(path)
             return Answer(200, body=found) if found else Answer(404, body=_outcome("not found"))
@@ -93,6 +98,39 @@ class Store:
         rid = path.split("/")[1]
         self.data[path] = {**body, "id": rid, "meta": {"versionId": str(int(old) + 1)}}
         return self._stored(status, path)
+
+    def _batch(self, seen: Seen) -> Answer:
+        bundle = json.loads(seen.body)
+        if bundle.get("type") != "batch":
+            return Answer(400, body=_outcome("this store processes batches only"))
+        if self.fault is not None and (answer := self.fault(seen, 0)) is not None:
+            return answer
+        entries = bundle["entry"]
+        self.batches.append(entries)
+        answers: list[dict[str, Any]] = [{}] * len(entries)
+        for i in reversed(range(len(entries))):
+            request = entries[i]["request"]
+            criteria = request.get("ifNoneExist")
+            inner = Seen(
+                request["method"],
+                f"/fhir/{request['url']}",
+                {"If-None-Exist": criteria} if criteria else {},
+                json.dumps(entries[i]["resource"]).encode(),
+                seen.at,
+            )
+            got = self(inner)
+            response: dict[str, Any] = {"status": str(got.status)}
+            if "Location" in got.headers:
+                response["location"] = got.headers["Location"]
+            body = got.body if isinstance(got.body, dict) else {}
+            if body.get("resourceType") == "OperationOutcome":
+                response["outcome"] = body
+                answers[i] = {"response": response}
+            else:
+                answers[i] = {"response": response, **({"resource": body} if body else {})}
+        return Answer(
+            200, body={"resourceType": "Bundle", "type": "batch-response", "entry": answers}
+        )
 
     def _stored(self, status: int, path: str) -> Answer:
         resource = self.data[path]

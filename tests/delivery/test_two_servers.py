@@ -178,3 +178,71 @@ def test_every_fixture_posts_completely_in_each_mode(
     assert [e.id for e in again.entries] == [e.id for e in first.entries]
     after = _counts(base, set(want))
     assert {t: after[t] - before[t] for t in want} == dict(want)
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=lambda p: p.split("/")[1].split(".")[0])
+@pytest.mark.parametrize("which", ["sekmet", "medplum-checking"])
+def test_every_fixture_posts_completely_in_batch_mode(which: str, path: str, request: Any) -> None:
+    """Every fixture, reference cycles included, posted twice in ``batch`` mode under ``put``
+    (batches by dependency layer, cycles closed by a batch of updates) leaves one copy of every
+    resource, each reading back as sent. (Conditional create in batch mode is refused before
+    sending when entries refer to each other: test_reposts_leave_one_copy.)"""
+    base: str = request.getfixturevalue(
+        "fhir_server" if which == "sekmet" else "medplum_checking_server"
+    )
+    case = load_case(path)
+    bundle = convert(dataclasses.replace(case, id=f"{case.id}-batch-{request.node.callspec.id}"))
+    want = Counter(e["resource"]["resourceType"] for e in bundle["entry"])
+    before = _counts(base, set(want))
+    with FhirClient(base, backoff=0.1) as c:
+        first = post(bundle, client=c, mode="batch", strategy="put")
+        assert first.ok, first.to_table()
+        again = post(
+            bundle, client=c, mode="batch", strategy="put", verify_readback=True, validate=False
+        )
+    assert again.ok, again.to_table()
+    assert [e.id for e in again.entries] == [e.id for e in first.entries]
+    after = _counts(base, set(want))
+    assert {t: after[t] - before[t] for t in want} == dict(want)
+
+
+CYCLES = "fixtures/euglycemic-dka-empagliflozin.case.yaml"
+
+
+def test_medplum_runs_a_transaction_as_a_batch_and_the_result_says_so(
+    medplum_checking_server: str,
+) -> None:
+    """A Medplum project without the 'transaction-bundles' feature (the default) processes a
+    transaction Bundle entry by entry, in its order, keeping what succeeds. Checking references
+    on write, it refuses the entries of a reference cycle (which no order can satisfy; R4 allows
+    cycles in a transaction) and keeps the rest: the result names them and warns."""
+    case = load_case(CYCLES)
+    bundle = convert(dataclasses.replace(case, id=f"{case.id}-medplum-tx"))
+    result = post(bundle, medplum_checking_server, mode="transaction", strategy="put")
+    assert not result.ok
+    failed = [e for e in result.entries if not e.ok]
+    assert failed and all(e.status == 400 for e in failed)
+    assert all("Invalid reference" in e.outcome_text() for e in failed)
+    assert any("did not process it as one" in w for w in result.warnings)
+    each = post(bundle, medplum_checking_server, mode="each", strategy="put")
+    assert each.ok, each.to_table()  # each (or batch) mode completes it
+
+
+def test_medplum_with_transactions_refuses_a_cycle_as_a_whole() -> None:
+    """With the 'transaction-bundles' feature, a transaction holding a reference cycle is
+    refused as a whole (nothing stored) when references are checked on write: Medplum writes
+    the entries one by one and checks each write's references at that moment."""
+    case = load_case(CYCLES)
+    bundle = convert(dataclasses.replace(case, id=f"{case.id}-medplum-tx-whole"))
+    want = {e["resource"]["resourceType"] for e in bundle["entry"]}
+    try:
+        with medplum_fhir_server(check_references=True, transactions=True) as base:
+            result = post(bundle, base, mode="transaction", strategy="put")
+            assert not result.ok and {e.status for e in result.entries} == {400}
+            assert "Invalid reference" in result.entries[0].outcome_text()
+            assert not result.warnings
+            assert sum(_counts(base, want).values()) == 0
+            small = post(_fresh("medplum-tx-small"), base, mode="transaction", strategy="put")
+            assert small.ok, small.to_table()  # no cycle: accepted
+    except NodeNotInstalled as err:
+        pytest.skip(str(err))

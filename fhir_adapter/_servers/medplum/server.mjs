@@ -1,7 +1,10 @@
 // fhir-adapter's second local test server: Medplum's FHIR engine (@medplum/fhir-router: its
 // REST router, batch/transaction processor and in-memory repository) behind a plain HTTP
 // listener on 127.0.0.1. Used by fhir_adapter.testing.medplum_fhir_server(); never exposed.
-// Usage: node server.mjs PORT [--check-references]
+// Usage: node server.mjs PORT [--check-references] [--transactions]
+// --transactions: a transaction Bundle is all or nothing (see TransactionalMemoryRepository), as
+// on a Medplum project with the 'transaction-bundles' feature; without it, as on Medplum's
+// default project, a transaction Bundle is processed with batch semantics (entries independent).
 // --check-references: refuse (400) a create or update whose literal references (Type/id) name
 // no stored resource, as Medplum's server does with checkReferencesOnWrite and HAPI by default.
 import http from 'node:http';
@@ -21,6 +24,7 @@ for (const file of SEARCH_PARAMETER_BUNDLE_FILES) {
 const port = Number(process.argv[2]);
 const base = `http://127.0.0.1:${port}/fhir/R4`;
 const checkReferences = process.argv.includes('--check-references');
+const transactions = process.argv.includes('--transactions');
 
 // A reference the repository can check: relative Type/id or absolute on this server.
 const LITERAL = /^(?:https?:\/\/[^/]+\/fhir\/R4\/)?([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/;
@@ -36,7 +40,35 @@ function* references(node, path) {
   }
 }
 
-class ReferenceCheckingRepository extends MemoryRepository {
+// Medplum's MemoryRepository has no transactions (withTransaction just runs the callback), so a
+// failed transaction would leave the entries before the failure written. Its server runs a
+// transaction in one database transaction: here the store is copied first and restored when
+// the transaction fails (nested calls, e.g. a conditional create inside it, join the outer one).
+// Requests are handled one at a time (the repository never waits on I/O), so nothing else is
+// lost by the restore.
+class TransactionalMemoryRepository extends MemoryRepository {
+  depth = 0;
+
+  async withTransaction(callback) {
+    if (this.depth > 0) return callback(this);
+    const copy = (maps) => new Map([...maps].map(([k, v]) => [k, new Map([...v].map(([id, r]) => [id, Array.isArray(r) ? [...r] : r]))]));
+    const saved = [copy(this.resources), copy(this.history)];
+    this.depth++;
+    try {
+      return await callback(this);
+    } catch (err) {
+      for (const [target, source] of [[this.resources, saved[0]], [this.history, saved[1]]]) {
+        target.clear();
+        for (const [k, v] of source) target.set(k, v);
+      }
+      throw err;
+    } finally {
+      this.depth--;
+    }
+  }
+}
+
+class ReferenceCheckingRepository extends TransactionalMemoryRepository {
   createResourceSync(resource, options, update) {
     for (const [ref, path] of references(resource, resource.resourceType)) {
       const match = LITERAL.exec(ref);
@@ -48,7 +80,7 @@ class ReferenceCheckingRepository extends MemoryRepository {
   }
 }
 
-const repo = checkReferences ? new ReferenceCheckingRepository() : new MemoryRepository();
+const repo = checkReferences ? new ReferenceCheckingRepository() : new TransactionalMemoryRepository();
 const router = new FhirRouter();
 
 // The CapabilityStatement declares what Medplum's server declares for every resource type
@@ -100,7 +132,18 @@ http
     const headers = { ...req.headers };
     try {
       const [outcome, resource] = await router.handleRequest(
-        { method: req.method, url: path + url.search, body, params: {}, query: Object.fromEntries(url.searchParams), headers },
+        // config.transactions: process a transaction Bundle as one (all or nothing), as Medplum's
+        // server does for projects with the 'transaction-bundles' feature; without it (Medplum's
+        // default) its processor runs a transaction Bundle with batch semantics.
+        {
+          method: req.method,
+          url: path + url.search,
+          body,
+          params: {},
+          query: Object.fromEntries(url.searchParams),
+          headers,
+          config: { transactions },
+        },
         repo
       );
       const status = core.getStatus(outcome);
