@@ -329,23 +329,12 @@ def _dry_each(steps: Any) -> None:
     the entries it references), then the updates that close reference cycles."""
     order = steps.order
     rounds = order.rounds() if order is not None else [[s.index for s in steps.steps]]
-
-    def name(i: int) -> str:
-        return f"{i} ({steps.steps[i].resource_type})"
-
     if order is not None and order.two_phase:
         print("first writes, each after the entries it references:")
     for i in (i for r in rounds for i in r):
         s = steps.steps[i]
         cond = f"  If-None-Exist: {s.if_none_exist}" if s.if_none_exist else ""
-        later = sorted(order.deferred[i]) if order is not None else []
-        why = (
-            f"  (entry {i}: first write without its references to entries "
-            f"{', '.join(map(name, later))}: a reference cycle)"
-            if later
-            else ""
-        )
-        print(f"  {s.method} {s.url}{cond}{why}")
+        print(f"  {s.method} {s.url}{cond}{_first_write_note(steps, i)}")
     if order is not None and order.two_phase:
         print(
             "then, once every entry has been written, the updates that close reference cycles "
@@ -354,10 +343,7 @@ def _dry_each(steps: Any) -> None:
             if steps.strategy == "put"
             else "then, once every entry has been written, the updates that close reference cycles:"
         )
-        for i in order.two_phase:
-            s = steps.steps[i]
-            url = s.url if s.known_id else f"{s.resource_type}/<id the server gives entry {i}>"
-            print(f"  PUT {url}  (entry {i}: the whole resource)")
+        _dry_updates(steps, "  ")
 
 
 def _dry_layers(server: str, steps: Any) -> None:
@@ -366,23 +352,12 @@ def _dry_layers(server: str, steps: Any) -> None:
     order = steps.order
     rounds = order.rounds()
     total = len(rounds) + (1 if order.two_phase else 0)
-
-    def name(i: int) -> str:
-        return f"{i} ({steps.steps[i].resource_type})"
-
     for n, layer in enumerate(rounds, 1):
         size = f"{len(layer)} entr{'y' if len(layer) == 1 else 'ies'}"
         print(f"  POST {server}  (batch {n} of {total}: {size})")
         for i in layer:
             s = steps.steps[i]
-            later = sorted(order.deferred[i])
-            why = (
-                f"  (entry {i}: first write without its references to entries "
-                f"{', '.join(map(name, later))}: a reference cycle)"
-                if later
-                else ""
-            )
-            print(f"    {s.method} {s.url}  {s.if_none_exist or ''}{why}")
+            print(f"    {s.method} {s.url}  {s.if_none_exist or ''}{_first_write_note(steps, i)}")
     if order.two_phase:
         print(
             f"  POST {server}  (batch {total} of {total}: the updates that close reference cycles"
@@ -393,10 +368,26 @@ def _dry_layers(server: str, steps: Any) -> None:
                 else ")"
             )
         )
-        for i in order.two_phase:
-            s = steps.steps[i]
-            url = s.url if s.known_id else f"{s.resource_type}/<id the server gives entry {i}>"
-            print(f"    PUT {url}  (entry {i}: the whole resource)")
+        _dry_updates(steps, "    ")
+
+
+def _first_write_note(steps: Any, i: int) -> str:
+    """What a dry run says of an entry whose first write leaves out references (or "")."""
+    later = sorted(steps.order.deferred[i]) if steps.order is not None else []
+    if not later:
+        return ""
+    names = ", ".join(f"{d} ({steps.steps[d].resource_type})" for d in later)
+    return (
+        f"  (entry {i}: first write without its references to entries {names}: a reference cycle)"
+    )
+
+
+def _dry_updates(steps: Any, indent: str) -> None:
+    """The updates that close reference cycles, one line each."""
+    for i in steps.order.two_phase:
+        s = steps.steps[i]
+        url = s.url if s.known_id else f"{s.resource_type}/<id the server gives entry {i}>"
+        print(f"{indent}PUT {url}  (entry {i}: the whole resource)")
 
 
 def _bulk(args: argparse.Namespace) -> int:

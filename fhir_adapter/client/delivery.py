@@ -355,7 +355,12 @@ def _update(
     url = f"{step.resource_type}/{er.id}"
     body = {**tree.rewrite_refs(step.body, mapping), "id": er.id}
     second = Step(step.index, step.resource_type, step.full_url, "PUT", url, body)
-    answer = _answer(client, second, client.request("PUT", url, body=body))
+    _updated(steps, er, _answer(client, second, client.request("PUT", url, body=body)))
+
+
+def _updated(steps: list[Step], er: EntryResult, answer: EntryResult) -> None:
+    """Record the server's answer to the update of a two-phase resource: complete, or
+    ``incomplete`` saying how the update failed."""
     if answer.ok:
         er.version = answer.version or er.version
         er.incomplete = None

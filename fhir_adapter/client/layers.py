@@ -21,6 +21,7 @@ from fhir_adapter.client.delivery import (
     _incomplete,
     _issue,
     _names,
+    _updated,
     _written,
     read_bundle_response,
 )
@@ -124,17 +125,7 @@ def send_layers(client: FhirClient, plan: Plan) -> PostResult:
             for answer in answers:
                 held = results[answer.index]
                 assert held is not None
-                if answer.ok:
-                    held.version = answer.version or held.version
-                    held.incomplete = None
-                    continue
-                status = f"HTTP {answer.status}" if answer.status else "no status"
-                text = answer.outcome_text()
-                held.incomplete = _incomplete(
-                    steps,
-                    held,
-                    f"the update that adds them failed ({status}{': ' + text if text else ''})",
-                )
+                _updated(steps, held, answer)
     except DeliveryError as err:
         for s in steps:
             if results[s.index] is None:
