@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fhir_adapter.client.order import components
 from fhir_adapter.errors import EXIT_INVALID, FhirAdapterError, InputError
 
 #: Entries per batch Bundle for a server whose limit is not known.
@@ -226,38 +227,10 @@ def scan(files: list[ExportFile]) -> tuple[dict[str, int], dict[str, set[str]]]:
 def reference_order(types: list[str], refers: dict[str, set[str]]) -> list[list[str]]:
     """Groups of types, each after the groups it refers to; types that refer to each other
     (directly or through others) share a group. Deterministic (names sorted)."""
-    # Tarjan's strongly connected components; the graph has a few dozen nodes at most.
-    graph = {t: sorted(r for r in refers.get(t, ()) if r in types and r != t) for t in types}
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    on_stack: set[str] = set()
-    groups: list[list[str]] = []
-
-    def visit(v: str) -> None:
-        index[v] = low[v] = len(index)
-        stack.append(v)
-        on_stack.add(v)
-        for w in graph[v]:
-            if w not in index:
-                visit(w)
-                low[v] = min(low[v], low[w])
-            elif w in on_stack:
-                low[v] = min(low[v], index[w])
-        if low[v] == index[v]:
-            group = []
-            while True:
-                w = stack.pop()
-                on_stack.discard(w)
-                group.append(w)
-                if w == v:
-                    break
-            groups.append(sorted(group))
-
-    for t in sorted(types):
-        if t not in index:
-            visit(t)
-    return groups  # Tarjan emits a component after every component it refers to
+    names = sorted(types)
+    at = {t: i for i, t in enumerate(names)}
+    needs = [{at[r] for r in refers.get(t, ()) if r in at and r != t} for t in names]
+    return [[names[i] for i in group] for group in components(needs)]
 
 
 # ------------------------------------------------------------------ sending

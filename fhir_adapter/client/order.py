@@ -178,9 +178,16 @@ def _break(
 
 
 def _cycles(needs: list[frozenset[int]]) -> list[list[int]]:
-    """The strongly connected components of more than one entry (Tarjan's algorithm, without
-    recursion: bundles can be large). Written here because the standard library's graphlib
-    only reports that a cycle exists, and a graph library would be a dependency for 30 lines."""
+    """The strongly connected components of more than one entry."""
+    return [c for c in components(needs) if len(c) > 1]
+
+
+def components(needs: Sequence[Iterable[int]]) -> list[list[int]]:
+    """The strongly connected components of the graph ``node -> the nodes it needs`` (nodes are
+    0..len-1), each sorted, each listed after every component it needs (Tarjan's algorithm,
+    without recursion: bundles can be large). Written here because the standard library's
+    graphlib only reports that a cycle exists, and a graph library would be a dependency for
+    30 lines."""
     counter = 0
     number: dict[int, int] = {}
     low: dict[int, int] = {}
@@ -220,6 +227,5 @@ def _cycles(needs: list[frozenset[int]]) -> list[list[int]]:
                     component.append(member)
                     if member == node:
                         break
-                if len(component) > 1:
-                    out.append(sorted(component))
+                out.append(sorted(component))
     return out
